@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+
+pub mod byte_stream;
+pub mod error;
+pub mod framing;
+pub mod identity;
+pub mod multiaddr;
+pub mod multibase;
+pub mod multistream;
+pub mod muxer;
+pub mod peer_id;
+pub mod security;
+pub mod transport;
+pub mod varint;
+
+pub use byte_stream::ByteStream;
+pub use error::{Error, Result};
+pub use identity::{KeyType, Keypair, PublicKey};
+pub use multiaddr::Multiaddr;
+pub use muxer::{MuxedConnection, StreamMuxer};
+pub use peer_id::PeerId;
+pub use security::SecurityUpgrade;
+pub use transport::{Endpoint, Listener, Transport};

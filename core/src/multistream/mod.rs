@@ -1,0 +1,23 @@
+//! multistream-select 1.0: agreeing on a protocol over a fresh byte stream.
+//!
+//! Spec: `multistream-select.md`. libp2p runs it on every new connection
+//! (to pick the security protocol, then the muxer) and on every new stream
+//! (to pick the application protocol):
+//!
+//! ```text
+//! dialer                                        listener
+//!   dialer_select(io, ["/noise"]) ──header, /noise──▶ listener_select(io, &["/noise"])
+//!                                 ◀──header, /noise──   (echo = agreed; "na" = no)
+//!   → Ok("/noise")                                    → Ok("/noise")
+//! ```
+//!
+//! [`message`] holds the byte format (pure functions, no I/O); [`dialer`]
+//! and [`listener`] drive it over any tokio `AsyncRead + AsyncWrite`.
+
+pub mod dialer;
+pub mod listener;
+pub mod message;
+
+pub use dialer::{dialer_select, list_protocols};
+pub use listener::listener_select;
+pub use message::{HEADER, MAX_PROTOCOL_NAME_LEN, validate_protocol_name};

@@ -1,0 +1,69 @@
+//! `Transport`: turning a multiaddr into a raw byte stream, and back.
+//!
+//! The bottom layer of a connection (`libp2p-connections.md`,
+//! "Connection establishment"). A transport dials an address and yields a
+//! raw, unauthenticated [`ByteStream`]; or it listens on an address and
+//! yields the streams of peers that dial in, each with the address the
+//! peer is seen from. Security and multiplexing are added above it by the
+//! upgrader; a transport knows nothing of them.
+//!
+//! A host may hold several transports and pick one per address, so each
+//! says which addresses it can serve ([`Transport::can_dial`],
+//! [`Transport::can_listen`]) and refuses others with an error rather than
+//! guessing.
+
+use std::future::Future;
+
+use crate::{ByteStream, Multiaddr};
+
+/// Which side of a connection we are: the one that dialed, or the one that
+/// accepted. Security and muxer protocols need it to pick their roles (the
+/// dialer is the Noise initiator, for example).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// We dialed: the outbound side.
+    Dialer,
+    /// We accepted: the inbound side.
+    Listener,
+}
+
+/// A way to reach peers: dials and listens on multiaddrs.
+pub trait Transport: Send + Sync + 'static {
+    /// The raw stream of one connection.
+    type Stream: ByteStream;
+    /// A bound listener, accepting inbound connections.
+    type Listener: Listener<Stream = Self::Stream, Error = Self::Error>;
+    /// What dialing or listening can fail with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Whether [`dial`](Self::dial) can serve `addr` (without any trailing
+    /// `/p2p/<id>`, which is the upgrader's business).
+    fn can_dial(&self, addr: &Multiaddr) -> bool;
+
+    /// Whether [`listen`](Self::listen) can serve `addr`.
+    fn can_listen(&self, addr: &Multiaddr) -> bool;
+
+    /// Opens a connection to `addr`. Implementations bound the wait with a
+    /// connect timeout of their own configuration.
+    fn dial(&self, addr: &Multiaddr) -> impl Future<Output = Result<Self::Stream, Self::Error>> + Send;
+
+    /// Binds a listener to `addr` (a port 0 picks a free port).
+    fn listen(&self, addr: &Multiaddr) -> impl Future<Output = Result<Self::Listener, Self::Error>> + Send;
+}
+
+/// A bound listener of a [`Transport`].
+pub trait Listener: Send + 'static {
+    /// The raw stream of one accepted connection.
+    type Stream: ByteStream;
+    /// What accepting can fail with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The addresses a peer can dial to reach this listener: the real bound
+    /// port, and concrete interface addresses in place of a wildcard one.
+    fn local_addrs(&self) -> Vec<Multiaddr>;
+
+    /// Waits for the next inbound connection; returns its stream and the
+    /// address the remote is seen from. Cancel-safe: dropping the future
+    /// loses no connection.
+    fn accept(&mut self) -> impl Future<Output = Result<(Self::Stream, Multiaddr), Self::Error>> + Send;
+}

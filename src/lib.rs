@@ -1,0 +1,6 @@
+#![doc = include_str!("../README.md")]
+
+pub use strata_core as core;
+pub use strata_core::{
+    Endpoint, Error, KeyType, Keypair, Multiaddr, PeerId, PublicKey, Result, multiaddr, multistream,
+};
