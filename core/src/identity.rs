@@ -49,18 +49,22 @@ struct KeyProto {
     data: Vec<u8>,
 }
 
-/// Decodes a key protobuf, insisting on the canonical encoding, and returns
-/// the Ed25519 `Data` bytes.
-fn decode_ed25519_proto(bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+/// Decodes a key protobuf of any key type, insisting on the canonical
+/// encoding; returns the type and the `Data` bytes.
+pub(crate) fn decode_key_proto(bytes: &[u8]) -> Result<(KeyType, Zeroizing<Vec<u8>>)> {
     let proto = KeyProto::decode(bytes).map_err(|_| Error::InvalidKey("malformed protobuf"))?;
-    let data = Zeroizing::new(proto.data.clone());
+    let key_type = KeyType::try_from(proto.key_type).map_err(|_| Error::InvalidKey("unknown key type"))?;
     if Zeroizing::new(proto.encode_to_vec()).as_slice() != bytes {
         return Err(Error::InvalidKey("not the canonical protobuf encoding"));
     }
-    match KeyType::try_from(proto.key_type) {
-        Ok(KeyType::Ed25519) => Ok(data),
-        Ok(other) => Err(Error::UnsupportedKeyType(other)),
-        Err(_) => Err(Error::InvalidKey("unknown key type")),
+    Ok((key_type, Zeroizing::new(proto.data)))
+}
+
+/// Decodes a key protobuf that must hold an Ed25519 key; returns `Data`.
+fn decode_ed25519_proto(bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    match decode_key_proto(bytes)? {
+        (KeyType::Ed25519, data) => Ok(data),
+        (other, _) => Err(Error::UnsupportedKeyType(other)),
     }
 }
 

@@ -54,9 +54,17 @@ impl PeerId {
         Self::from_encoded_public_key(&key.encode_protobuf())
     }
 
-    /// The peer id of a public key given in its protobuf encoding, of any
-    /// key type (the bytes are hashed, not interpreted).
-    pub(crate) fn from_encoded_public_key(encoded: &[u8]) -> Self {
+    /// The peer id of a public key of any type (RSA, Secp256k1 and ECDSA
+    /// too) given in its protobuf encoding. The encoding must be a canonical
+    /// key protobuf; the key bytes inside are hashed, not interpreted, so a
+    /// peer id can name a peer whose key strata cannot verify.
+    pub fn from_public_key_protobuf(encoded: &[u8]) -> Result<Self> {
+        crate::identity::decode_key_proto(encoded)?;
+        Ok(Self::from_encoded_public_key(encoded))
+    }
+
+    /// The peer id of an encoded public key (spec, "Peer Ids", steps 1-5).
+    fn from_encoded_public_key(encoded: &[u8]) -> Self {
         let mut multihash = Vec::with_capacity(MAX_MULTIHASH_LEN);
         match u8::try_from(encoded.len()) {
             Ok(len) if usize::from(len) <= MAX_INLINE_KEY_LEN => {

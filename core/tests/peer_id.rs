@@ -59,6 +59,41 @@ fn other_key_types_are_recognised_and_refused() {
 }
 
 #[test]
+fn the_rsa_private_key_vector_is_recognised_and_refused() {
+    // Copied verbatim from the spec's table into a file of its own (4.7 KB).
+    let bytes = unhex(include_str!("vectors/rsa_private_key.hex").trim());
+    let err = Keypair::from_protobuf_encoding(&bytes).unwrap_err();
+    assert!(matches!(err, Error::UnsupportedKeyType(KeyType::Rsa)), "{err}");
+}
+
+#[test]
+fn peer_ids_of_every_vector_follow_the_42_byte_rule() {
+    // "Keys that serialize to more than 42 bytes must be hashed using
+    // sha256 multihash, keys that serialize to at most 42 bytes must be
+    // hashed using the identity multihash codec."
+    for (vector, inline) in
+        [(ED25519_PUBLIC, true), (SECP256K1_PUBLIC, true), (ECDSA_PUBLIC, false), (RSA_PUBLIC, false)]
+    {
+        let encoded = unhex(vector);
+        let id = PeerId::from_public_key_protobuf(&encoded).unwrap();
+        if inline {
+            assert!(encoded.len() <= 42);
+            assert_eq!(id.as_bytes()[..2], [0x00, u8::try_from(encoded.len()).unwrap()]);
+            assert_eq!(&id.as_bytes()[2..], &encoded[..]);
+        } else {
+            assert!(encoded.len() > 42);
+            assert_eq!(id.as_bytes()[..2], [0x12, 0x20]);
+            assert!(id.to_string().starts_with("Qm"));
+        }
+        assert_eq!(PeerId::from_bytes(id.as_bytes()).unwrap(), id);
+    }
+    let ed = PublicKey::decode_protobuf(&unhex(ED25519_PUBLIC)).unwrap();
+    assert_eq!(PeerId::from_public_key_protobuf(&unhex(ED25519_PUBLIC)).unwrap(), ed.to_peer_id());
+    assert!(PeerId::from_public_key_protobuf(&[0x08, 0x07, 0x12, 0x00]).is_err(), "unknown key type");
+    assert!(PeerId::from_public_key_protobuf(b"garbage").is_err());
+}
+
+#[test]
 fn legacy_96_byte_private_key_loads_only_when_its_public_halves_agree() {
     let data = &unhex(ED25519_PRIVATE)[4..];
     let mut legacy = vec![0x08, 0x01, 0x12, 96];

@@ -12,8 +12,9 @@
 //! - `dns*`, `sni`, `ip6zone`, `memory`: the UTF-8 string, as is (never
 //!   empty, never containing `/`). `memory` follows the CSV (variable
 //!   length), not rust-libp2p's 8-byte integer.
-//! - `unix`: a path. It takes the rest of the text (`/unix/tmp/a.sock` is
-//!   the path `/tmp/a.sock`), so it belongs last in a multiaddr.
+//! - `unix`: an absolute path without empty segments. It takes the rest of
+//!   the text (`/unix/tmp/a.sock` is the path `/tmp/a.sock`), so it belongs
+//!   last in a multiaddr.
 //! - `p2p` (`ipfs` on input): a peer id in text → its multihash bytes.
 //! - `certhash`: a multibase multihash in text → the multihash bytes;
 //!   written back as base64url (`u…`).
@@ -89,6 +90,18 @@ fn port_value(code: u64, text: &str) -> Result<u16> {
         return Err(invalid(code, format!("{text:?} is not a port")));
     }
     text.parse().map_err(|_| invalid(code, format!("{text:?} is not a port")))
+}
+
+/// A `unix` path: absolute, 2 to 1024 bytes, no empty segment (so no `//`
+/// and no trailing `/`). The text form can write exactly these paths, which
+/// is what makes every accepted binary path round-trip through text.
+fn unix_path(code: u64, path: &str) -> Result<()> {
+    let segments = path.strip_prefix('/').map(|rest| rest.split('/'));
+    let well_formed = segments.is_some_and(|mut segments| segments.all(|segment| !segment.is_empty()));
+    if !well_formed || path.len() > MAX_PATH_LEN {
+        return Err(invalid(code, "path must be absolute, at most 1024 bytes, without empty segments"));
+    }
+    Ok(())
 }
 
 /// Checks that `bytes` is exactly one multihash: `<code><len><digest>`.
@@ -258,9 +271,7 @@ impl<'a> Component<'a> {
             table::MEMORY => Self::Memory(name()?),
             table::UNIX => {
                 let path = text()?;
-                if path.is_empty() || path.len() > MAX_PATH_LEN {
-                    return Err(invalid(code, "path must be 1 to 1024 bytes"));
-                }
+                unix_path(code, &path)?;
                 Self::Unix(path)
             }
             table::P2P => Self::P2p(PeerId::from_bytes(value).map_err(|e| invalid(code, e))?),
@@ -320,9 +331,7 @@ impl<'a> Component<'a> {
             table::SNI => Self::Sni(owned_name(value)?),
             table::MEMORY => Self::Memory(owned_name(value)?),
             table::UNIX => {
-                if value.len() < 2 || value.len() > MAX_PATH_LEN {
-                    return Err(invalid(code, "path must be 1 to 1024 bytes"));
-                }
+                unix_path(code, &value)?;
                 Self::Unix(value)
             }
             table::P2P => Self::P2p(value.parse().map_err(|e| invalid(code, e))?),
@@ -354,8 +363,8 @@ impl fmt::Display for Component<'_> {
             | Self::Memory(s) => {
                 write!(f, "/{s}")
             }
-            Self::Unix(path) if path.starts_with('/') => f.write_str(path),
-            Self::Unix(path) => write!(f, "/{path}"),
+            Self::Unix(path) => f.write_str(path), // absolute: it brings its own '/'
+
             Self::P2p(id) => write!(f, "/{id}"),
             Self::Certhash(b) => write!(f, "/{}", multibase::encode(multibase::Base::Base64Url, b)),
             _ => Ok(()),
