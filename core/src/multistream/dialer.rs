@@ -14,20 +14,13 @@
 //! < /ipfs/kad/0.2.3\n         → Ok("/ipfs/kad/0.2.3")
 //! ```
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::message::{self, MAX_LS_RESPONSE_LEN, MAX_MESSAGE_LEN, Message};
+use super::{
+    message::{self, MAX_LS_RESPONSE_LEN, Message},
+    read_message, send,
+};
 use crate::{Error, Result, framing};
-
-async fn send<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8]) -> Result<()> {
-    io.write_all(bytes).await?;
-    io.flush().await?;
-    Ok(())
-}
-
-async fn read_message<S: AsyncRead + Unpin>(io: &mut S) -> Result<Message> {
-    Message::decode(&framing::read_length_prefixed(io, MAX_MESSAGE_LEN).await?)
-}
 
 async fn expect_header<S: AsyncRead + Unpin>(io: &mut S) -> Result<()> {
     match read_message(io).await? {

@@ -18,10 +18,13 @@
 //! dialer does); no byte past the proposal is read here, so that data waits
 //! in the stream for the protocol that follows.
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::message::{self, MAX_MESSAGE_LEN, Message};
-use crate::{Error, Result, framing};
+use super::{
+    message::{self, Message},
+    read_message, send,
+};
+use crate::{Error, Result};
 
 /// How many proposals and `ls` requests one negotiation answers before it
 /// gives up on the dialer.
@@ -40,24 +43,20 @@ where
 {
     let mut out = Vec::new();
     Message::Header.encode(&mut out);
-    io.write_all(&out).await?;
-    io.flush().await?;
+    send(io, &out).await?;
 
-    let payload = framing::read_length_prefixed(io, MAX_MESSAGE_LEN).await?;
-    match Message::decode(&payload)? {
+    match read_message(io).await? {
         Message::Header => {}
         other => return Err(Error::Multistream(format!("expected the header, got {other:?}"))),
     }
 
     for _ in 0..MAX_ATTEMPTS {
         out.clear();
-        let payload = framing::read_length_prefixed(io, MAX_MESSAGE_LEN).await?;
-        match Message::decode(&payload)? {
+        match read_message(io).await? {
             Message::Protocol(name) => {
                 if let Some(found) = supported.iter().find(|p| p.as_ref() == name) {
                     Message::Protocol(name).encode(&mut out);
-                    io.write_all(&out).await?;
-                    io.flush().await?;
+                    send(io, &out).await?;
                     tracing::trace!(protocol = found.as_ref(), "multistream: accepted");
                     return Ok(found);
                 }
@@ -67,8 +66,7 @@ where
             Message::Ls => message::encode_protocol_list(supported, &mut out),
             other => return Err(Error::Multistream(format!("expected a proposal, got {other:?}"))),
         }
-        io.write_all(&out).await?;
-        io.flush().await?;
+        send(io, &out).await?;
     }
     Err(Error::Multistream(format!("no agreement after {MAX_ATTEMPTS} attempts")))
 }

@@ -18,6 +18,22 @@ pub mod dialer;
 pub mod listener;
 pub mod message;
 
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use crate::{Result, framing};
 pub use dialer::{dialer_select, list_protocols};
 pub use listener::listener_select;
 pub use message::{HEADER, MAX_PROTOCOL_NAME_LEN, validate_protocol_name};
+
+/// Writes `bytes` (one or more encoded messages) and flushes: each step of
+/// the negotiation is one packet.
+async fn send<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8]) -> Result<()> {
+    io.write_all(bytes).await?;
+    io.flush().await?;
+    Ok(())
+}
+
+/// Reads and decodes one message.
+async fn read_message<S: AsyncRead + Unpin>(io: &mut S) -> Result<message::Message> {
+    message::Message::decode(&framing::read_length_prefixed(io, message::MAX_MESSAGE_LEN).await?)
+}
