@@ -1,0 +1,134 @@
+//! The XX handshake, driven over a byte stream.
+//!
+//! Spec: `libp2p-noise.md`, "XX", "Wire Format" and "Encryption and I/O".
+//! Three messages, each framed by a 2-byte big-endian length:
+//!
+//! ```text
+//! initiator (dialer)                          responder (listener)
+//!   -> e                      msg 1: ephemeral key, no payload
+//!                             <- e, ee, s, es   msg 2: ephemeral + (encrypted) static key,
+//!                                                      payload = responder's identity proof
+//!   -> s, se                  msg 3: (encrypted) static key,
+//!                                    payload = initiator's identity proof
+//! ```
+//!
+//! After message 2 the initiator knows, and has verified, who the
+//! responder is; if it is not the peer that was dialed, the initiator stops
+//! there, before message 3 would reveal its own identity. After message 3
+//! both sides hold two cipher states (one per direction) and the stream
+//! becomes a [`NoiseStream`].
+
+use strata_core::{ByteStream, Keypair, PeerId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use zeroize::Zeroizing;
+
+use crate::{
+    Error, NoiseStream, Result,
+    payload::{self, NoiseHandshakePayload},
+};
+
+/// The one Noise protocol libp2p speaks (spec, "Noise Protocol Name").
+pub(crate) const PROTOCOL_NAME: &str = "Noise_XX_25519_ChaChaPoly_SHA256";
+
+/// The longest Noise message (spec, "Wire Format").
+pub(crate) const MAX_MESSAGE_LEN: usize = 65535;
+
+/// A handshake in progress: the Noise state and one message buffer.
+struct Handshake {
+    state: snow::HandshakeState,
+    local_payload: NoiseHandshakePayload,
+    buf: Vec<u8>,
+}
+
+impl Handshake {
+    /// A fresh X25519 static key, signed by `identity`, in a new state.
+    fn new(identity: &Keypair, initiator: bool) -> Result<Self> {
+        let builder = snow::Builder::new(PROTOCOL_NAME.parse()?);
+        let static_key = builder.generate_keypair()?;
+        let private = Zeroizing::new(static_key.private);
+        let builder = builder.local_private_key(&private)?;
+        let state = if initiator { builder.build_initiator()? } else { builder.build_responder()? };
+        let local_payload = payload::signed_payload(identity, &static_key.public);
+        Ok(Self { state, local_payload, buf: vec![0; MAX_MESSAGE_LEN] })
+    }
+
+    /// Writes the next handshake message carrying `payload`, with its
+    /// length, in one write.
+    async fn send<S: ByteStream>(&mut self, io: &mut S, payload: &[u8]) -> Result<()> {
+        let len = self.state.write_message(payload, &mut self.buf)?;
+        let len16 = u16::try_from(len).map_err(|_| Error::InvalidPayload("handshake message over 65535 bytes"))?;
+        let mut frame = Vec::with_capacity(2 + len);
+        frame.extend_from_slice(&len16.to_be_bytes());
+        frame.extend_from_slice(&self.buf[..len]);
+        io.write_all(&frame).await?;
+        io.flush().await?;
+        Ok(())
+    }
+
+    /// Reads the next handshake message; returns its decrypted payload.
+    async fn recv<S: ByteStream>(&mut self, io: &mut S) -> Result<Vec<u8>> {
+        let len = usize::from(io.read_u16().await?);
+        let mut message = vec![0; len];
+        io.read_exact(&mut message).await?;
+        let payload_len = self.state.read_message(&message, &mut self.buf)?;
+        Ok(self.buf[..payload_len].to_vec())
+    }
+
+    /// Verifies the remote's payload against the static key Noise received.
+    fn verify_remote(&self, remote_payload: &[u8]) -> Result<PeerId> {
+        let remote_static = self.state.get_remote_static().ok_or(Error::InvalidPayload("no remote static key"))?;
+        Ok(payload::verify_payload(remote_payload, remote_static)?.to_peer_id())
+    }
+
+    fn finish<S>(self, io: S) -> Result<NoiseStream<S>> {
+        Ok(NoiseStream::new(io, self.state.into_transport_mode()?))
+    }
+}
+
+/// The dialer's side: messages 1 and 3. With `expected`, a responder that
+/// proves another identity fails the handshake before message 3.
+pub(crate) async fn initiator<S: ByteStream>(
+    io: S,
+    identity: &Keypair,
+    expected: Option<PeerId>,
+) -> Result<(PeerId, NoiseStream<S>)> {
+    initiator_with(io, Handshake::new(identity, true)?, expected).await
+}
+
+async fn initiator_with<S: ByteStream>(
+    mut io: S,
+    mut handshake: Handshake,
+    expected: Option<PeerId>,
+) -> Result<(PeerId, NoiseStream<S>)> {
+    handshake.send(&mut io, &[]).await?;
+    let remote_payload = handshake.recv(&mut io).await?;
+    let remote = handshake.verify_remote(&remote_payload)?;
+    if let Some(expected) = expected.filter(|expected| *expected != remote) {
+        tracing::debug!(%expected, actual = %remote, "noise: unexpected peer; closing before message 3");
+        return Err(Error::PeerIdMismatch { expected, actual: remote });
+    }
+    let local_payload = handshake.local_payload.encode();
+    handshake.send(&mut io, &local_payload).await?;
+    tracing::debug!(peer = %remote, "noise: handshake complete (initiator)");
+    Ok((remote, handshake.finish(io)?))
+}
+
+/// The listener's side: message 2.
+pub(crate) async fn responder<S: ByteStream>(io: S, identity: &Keypair) -> Result<(PeerId, NoiseStream<S>)> {
+    responder_with(io, Handshake::new(identity, false)?).await
+}
+
+async fn responder_with<S: ByteStream>(mut io: S, mut handshake: Handshake) -> Result<(PeerId, NoiseStream<S>)> {
+    // Message 1 may carry a payload in XX; libp2p sends none, and we read
+    // past any.
+    handshake.recv(&mut io).await?;
+    let local_payload = handshake.local_payload.encode();
+    handshake.send(&mut io, &local_payload).await?;
+    let remote_payload = handshake.recv(&mut io).await?;
+    let remote = handshake.verify_remote(&remote_payload)?;
+    tracing::debug!(peer = %remote, "noise: handshake complete (responder)");
+    Ok((remote, handshake.finish(io)?))
+}
+
+#[cfg(test)]
+mod tests;
