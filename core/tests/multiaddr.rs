@@ -172,8 +172,20 @@ fn malformed_text_is_refused() {
     assert!(matches!("/quic/1".parse::<Multiaddr>(), Err(Error::UnknownProtocol(name)) if name == "1"));
     let long = format!("/dns/{}", "a".repeat(256));
     assert!(long.parse::<Multiaddr>().is_err(), "dns names are at most 255 bytes");
-    let huge = "/tls".repeat(2000);
+    let huge = "/tls".repeat(2100);
     assert!(huge.parse::<Multiaddr>().is_err(), "text over the limit");
+}
+
+#[test]
+fn every_binary_within_the_limit_has_a_text_form_within_the_limit() {
+    // Found by fuzzing: 1024 bytes of /ipcidr made text longer than the old
+    // text limit. /webrtc-direct is the widest: 14 characters for 2 bytes.
+    let widest: Multiaddr = std::iter::repeat_n(Component::WebrtcDirect, strata_core::multiaddr::MAX_LEN / 2).collect();
+    assert_eq!(widest.as_bytes().len(), strata_core::multiaddr::MAX_LEN);
+    assert!(Multiaddr::from_bytes(widest.as_bytes()).is_ok());
+    let text = widest.to_string();
+    assert!(text.len() <= strata_core::multiaddr::MAX_TEXT_LEN);
+    assert_eq!(text.parse::<Multiaddr>().unwrap(), widest);
 }
 
 #[test]

@@ -29,8 +29,11 @@ use crate::{Error, PeerId, Result};
 
 /// The longest binary multiaddr accepted, in bytes.
 pub const MAX_LEN: usize = 1024;
-/// The longest text multiaddr accepted, in bytes.
-pub const MAX_TEXT_LEN: usize = 4096;
+/// The longest text multiaddr accepted, in bytes. It covers the text of
+/// every binary multiaddr of up to [`MAX_LEN`] bytes, so that any address
+/// accepted in one form is accepted in the other: the widest component is
+/// `/webrtc-direct`, 14 characters for 2 bytes.
+pub const MAX_TEXT_LEN: usize = 8 * MAX_LEN;
 
 /// A network address made of [`Component`]s, outermost protocol last.
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
