@@ -10,7 +10,8 @@
 //! **Reading.** Ciphertext is read from the socket into `read_buf`, up to
 //! two frames per read. Each complete frame is decrypted straight into the
 //! caller's buffer when it fits (no copy), otherwise into `plain`, from
-//! which later reads are served. Frames split across socket reads wait in
+//! which later reads are served; one read takes as many buffered frames as
+//! fit. Frames split across socket reads wait in
 //! `read_buf` until complete; each frame is decrypted exactly once. A frame
 //! that does not decrypt breaks the stream for good (`InvalidData`).
 //!
@@ -145,6 +146,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for NoiseStream<S> {
         if this.broken {
             return Poll::Ready(Err(broken("the stream broke earlier")));
         }
+        // Whether this call has put bytes in `out`: then it decrypts what is
+        // already buffered but does not wait for the socket.
+        let mut delivered = false;
         loop {
             if this.plain_pos < this.plain.len() {
                 let n = out.remaining().min(this.plain.len() - this.plain_pos);
@@ -160,10 +164,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for NoiseStream<S> {
                 return Poll::Ready(Ok(()));
             }
             if let Some(len) = this.complete_frame() {
-                if this.decrypt_frame(len, out)? > 0 {
-                    return Poll::Ready(Ok(()));
+                // Into `out` if it fits; else into `plain`, served above.
+                match this.decrypt_frame(len, out) {
+                    Ok(n) => delivered |= n > 0,
+                    // The stream is broken from now on; the authentic bytes
+                    // already in `out` are returned first.
+                    Err(_) if delivered => return Poll::Ready(Ok(())),
+                    Err(e) => return Poll::Ready(Err(e)),
                 }
-                continue; // an empty frame, or one decrypted into `plain`
+                continue;
+            }
+            if delivered {
+                return Poll::Ready(Ok(()));
             }
             this.read_buf.reserve(READ_CHUNK);
             match tokio_util::io::poll_read_buf(Pin::new(&mut this.io), cx, &mut this.read_buf) {
