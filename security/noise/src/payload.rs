@@ -111,6 +111,23 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A small deterministic generator: no proptest for one loop.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for len in 0..2000 {
+            let bytes: Vec<u8> = (0..len % 200)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state.to_le_bytes()[0]
+                })
+                .collect();
+            assert!(verify_payload(&bytes, &[7; 32]).is_err());
+        }
+    }
+
+    #[test]
     fn extensions_are_accepted_and_ignored() {
         let identity = Keypair::ed25519_from_secret([2; 32]);
         let mut payload = signed_payload(&identity, &[9; 32]);
