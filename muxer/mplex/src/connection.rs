@@ -1,0 +1,240 @@
+//! `MplexConnection` and its driver: the one task that owns the socket.
+//!
+//! The driver loops over three jobs until the connection ends:
+//!
+//! 1. **write**: take everything the streams queued (one swap under the
+//!    lock), write it out, flush when the queue is empty, so frames from
+//!    many streams leave in one batch;
+//! 2. **read**: read what the socket has, decode every complete frame and
+//!    apply it to the state (unless a full stream under
+//!    [`Overflow::Block`](crate::Overflow::Block) holds reading back);
+//! 3. **close**: once closing, flush what is queued and shut the socket
+//!    down, within the close timeout.
+//!
+//! It sleeps when none of them can move, woken by the socket or by a
+//! handle that gave it work.
+
+use std::{
+    future::Future,
+    io,
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll},
+};
+
+use bytes::BytesMut;
+use strata_core::{ByteStream, MuxedConnection};
+use tokio::{task::JoinHandle, time::Sleep};
+
+use crate::{
+    Config, Error, MplexStream, Result,
+    frame::{self, MAX_FRAME_LEN},
+    state::{Shared, Status},
+};
+
+/// How much room the driver makes before each socket read.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A live mplex connection: opens and accepts streams. Dropping it closes
+/// the connection and every stream on it.
+pub struct MplexConnection {
+    shared: Arc<Shared>,
+    driver: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl MplexConnection {
+    /// Starts the driver task over `io` (on the current tokio runtime).
+    pub(crate) fn spawn<S: ByteStream>(io: S, config: Config) -> Self {
+        let close_timeout = config.close_timeout;
+        let shared = Arc::new(Shared::new(config));
+        let driver = Driver {
+            io,
+            shared: Arc::clone(&shared),
+            read_buf: BytesMut::new(),
+            writing: BytesMut::new(),
+            write_pos: 0,
+            written_total: 0,
+            unflushed: false,
+            close_deadline: None,
+            close_timeout,
+        };
+        let handle = tokio::spawn(driver);
+        Self { shared, driver: Mutex::new(Some(handle)) }
+    }
+}
+
+impl MuxedConnection for MplexConnection {
+    type Stream = MplexStream;
+    type Error = Error;
+
+    async fn open_stream(&self) -> Result<MplexStream> {
+        let id = self.shared.lock().open()?;
+        Ok(MplexStream::new(id, Arc::clone(&self.shared)))
+    }
+
+    async fn accept_stream(&self) -> Result<Option<MplexStream>> {
+        let id = std::future::poll_fn(|cx| self.shared.lock().poll_accept(cx)).await?;
+        Ok(id.map(|id| MplexStream::new(id, Arc::clone(&self.shared))))
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.shared.lock().start_close();
+        let driver = self.driver.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(driver) = driver {
+            driver.await.map_err(|e| Error::Io(format!("the driver task failed: {e}")))?;
+        }
+        match &self.shared.lock().status {
+            Status::Failed(error) => Err(error.clone()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for MplexConnection {
+    fn drop(&mut self) {
+        self.shared.lock().start_close();
+    }
+}
+
+impl std::fmt::Debug for MplexConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MplexConnection").field("status", &self.shared.lock().status).finish_non_exhaustive()
+    }
+}
+
+/// The task that owns the socket. See the module documentation.
+struct Driver<S> {
+    io: S,
+    shared: Arc<Shared>,
+    read_buf: BytesMut,
+    writing: BytesMut,
+    write_pos: usize,
+    written_total: u64,
+    unflushed: bool,
+    close_deadline: Option<Pin<Box<Sleep>>>,
+    close_timeout: std::time::Duration,
+}
+
+impl<S: ByteStream> Driver<S> {
+    /// Writes what is queued; flushes when nothing more is. Returns whether
+    /// anything moved.
+    fn poll_write_side(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let mut progress = false;
+        loop {
+            if self.write_pos == self.writing.len() {
+                self.writing.clear();
+                self.write_pos = 0;
+                if self.shared.lock().take_outbound(&mut self.writing) {
+                    progress = true;
+                    continue;
+                }
+                if self.unflushed
+                    && let Poll::Ready(result) = Pin::new(&mut self.io).poll_flush(cx)
+                {
+                    result?;
+                    self.unflushed = false;
+                    progress = true;
+                    if self.shared.lock().flushed(self.written_total) {
+                        self.writing = BytesMut::new(); // idle: let the memory go
+                    }
+                }
+                return Ok(progress);
+            }
+            match Pin::new(&mut self.io).poll_write(cx, &self.writing[self.write_pos..]) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => {
+                    self.write_pos += n;
+                    self.written_total += n as u64;
+                    self.unflushed = true;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => return Ok(progress),
+            }
+        }
+    }
+
+    /// Applies every complete frame read so far, then reads more. Returns
+    /// whether anything moved, or `None` at the socket's clean end.
+    fn poll_read_side(&mut self, cx: &mut Context<'_>) -> Result<Option<bool>> {
+        let mut progress = false;
+        loop {
+            {
+                let mut state = self.shared.lock();
+                let max_frame = state.config().max_frame_len.min(MAX_FRAME_LEN);
+                while !state.reading_blocked() {
+                    match frame::decode(&mut self.read_buf, max_frame)? {
+                        Some(frame) => {
+                            state.receive(frame)?;
+                            progress = true;
+                        }
+                        None => break,
+                    }
+                }
+                if state.reading_blocked() || !matches!(state.status, Status::Open) {
+                    return Ok(Some(progress));
+                }
+            }
+            self.read_buf.reserve(READ_CHUNK);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf) {
+                Poll::Ready(Ok(0)) => return Ok(None),
+                Poll::Ready(Ok(_)) => progress = true,
+                Poll::Ready(Err(e)) => return Err(Error::Io(e.to_string())),
+                Poll::Pending => {
+                    if self.read_buf.is_empty() {
+                        self.read_buf = BytesMut::new(); // idle: let the memory go
+                    }
+                    return Ok(Some(progress));
+                }
+            }
+        }
+    }
+
+    /// Once closing: true when everything queued is out and the socket is
+    /// shut down.
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let deadline = self.close_deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(self.close_timeout)));
+        if deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(Error::Io("closing timed out with frames unsent".into())));
+        }
+        if self.write_pos < self.writing.len() || self.unflushed || self.shared.lock().has_outbound() {
+            return Poll::Pending; // the write side is still at work, and will wake us
+        }
+        Pin::new(&mut self.io).poll_shutdown(cx).map_err(|e| Error::Io(e.to_string()))
+    }
+
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        loop {
+            let closing = {
+                let mut state = self.shared.lock();
+                state.set_driver_waker(cx.waker());
+                matches!(state.status, Status::Closing)
+            };
+            let wrote = self.poll_write_side(cx).map_err(|e| Error::Io(e.to_string()))?;
+            if closing {
+                match self.poll_close(cx) {
+                    Poll::Ready(result) => return Poll::Ready(result),
+                    Poll::Pending if wrote => continue,
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            let Some(read) = self.poll_read_side(cx)? else {
+                return Poll::Ready(Ok(())); // the remote closed the connection
+            };
+            if !wrote && !read {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl<S: ByteStream> Future for Driver<S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let result = std::task::ready!(this.poll_run(cx));
+        this.shared.lock().finish(result);
+        Poll::Ready(())
+    }
+}
