@@ -1,9 +1,20 @@
 #![doc = include_str!("../README.md")]
 
 pub use strata_core as core;
-pub use strata_core::{
-    Endpoint, Error, KeyType, Keypair, Multiaddr, PeerId, PublicKey, Result, multiaddr, multistream,
-};
+pub use strata_core::{Endpoint, Keypair, Multiaddr, PeerId, PublicKey, multiaddr, multistream};
+pub use strata_host as host;
+pub use strata_host::{ConnectionId, Event, Host, Protocol, Stream};
 pub use strata_mplex as mplex;
 pub use strata_noise as noise;
 pub use strata_tcp as tcp;
+
+/// A host builder with the default layers: TCP, Noise, mplex.
+pub type Builder = strata_host::Builder<tcp::TcpTransport, noise::Config, mplex::Config>;
+
+/// Starts building a host with this identity over the default layers (TCP
+/// transport, Noise security, mplex multiplexing), each with its default
+/// configuration. For other layers or configurations, use
+/// [`Host::builder`].
+pub fn builder(keypair: &Keypair) -> Builder {
+    Host::builder(keypair, tcp::TcpTransport::default(), noise::Config::new(keypair), mplex::Config::default())
+}

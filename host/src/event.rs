@@ -1,0 +1,56 @@
+//! What a host reports: connections coming and going, listen addresses,
+//! failures. Any number of subscribers follow them
+//! ([`crate::Host::events`]).
+
+use strata_core::{Endpoint, Multiaddr, PeerId};
+
+/// A host's name for one connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub(crate) u64);
+
+/// Something that happened to a host.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// A connection is upgraded and ready for streams.
+    ConnectionEstablished {
+        /// The authenticated remote.
+        peer: PeerId,
+        /// The host's name for the connection.
+        connection: ConnectionId,
+        /// Whether we dialed it or accepted it.
+        endpoint: Endpoint,
+        /// The remote's address (as dialed, or as seen on accept).
+        remote_addr: Multiaddr,
+    },
+    /// A connection ended, by either side.
+    ConnectionClosed {
+        /// The remote.
+        peer: PeerId,
+        /// The host's name for the connection.
+        connection: ConnectionId,
+        /// Whether we dialed it or accepted it.
+        endpoint: Endpoint,
+        /// The remote's address.
+        remote_addr: Multiaddr,
+    },
+    /// The host listens on a new address.
+    ListenAddr {
+        /// The address, dialable by peers.
+        addr: Multiaddr,
+    },
+    /// A dial failed.
+    DialFailed {
+        /// The address dialed.
+        addr: Multiaddr,
+        /// Why.
+        error: String,
+    },
+    /// An inbound connection failed before it was established.
+    InboundFailed {
+        /// Where it came from.
+        remote_addr: Multiaddr,
+        /// Why.
+        error: String,
+    },
+}

@@ -1,0 +1,55 @@
+//! The accept loop of one listener: inbound connections are upgraded in
+//! tasks of their own, at most `max_pending_upgrades` at once.
+
+use std::{sync::Arc, time::Duration};
+
+use strata_core::Endpoint;
+
+use crate::{Event, host::Inner, stack::StackListener};
+
+/// Starts the accept loop of `listener`.
+pub(crate) fn spawn(inner: Arc<Inner>, mut listener: Box<dyn StackListener>) {
+    let tasks = inner.tasks.clone();
+    tasks.spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                () = inner.shutdown.cancelled() => break,
+                accepted = listener.accept() => accepted,
+            };
+            let pending = match accepted {
+                Ok(pending) => pending,
+                Err(error) => {
+                    // Often transient (a reset before accept, out of file
+                    // descriptors): pause briefly rather than spin.
+                    tracing::warn!(%error, "host: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = Arc::clone(&inner.pending_upgrades).try_acquire_owned() else {
+                tracing::debug!(remote = %pending.remote_addr, "host: too many pending upgrades; dropping a connection");
+                continue;
+            };
+            let inner = Arc::clone(&inner);
+            inner.tasks.clone().spawn(async move {
+                let _permit = permit;
+                let remote_addr = pending.remote_addr;
+                let outcome = tokio::select! {
+                    () = inner.shutdown.cancelled() => return,
+                    outcome = pending.upgrade => outcome,
+                };
+                match outcome {
+                    Ok(upgraded) => {
+                        if let Err(error) = inner.add_connection(upgraded, Endpoint::Listener, remote_addr) {
+                            tracing::debug!(%error, "host: inbound connection refused");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::debug!(%remote_addr, %error, "host: inbound upgrade failed");
+                        inner.emit(Event::InboundFailed { remote_addr, error: error.to_string() });
+                    }
+                }
+            });
+        }
+    });
+}

@@ -1,0 +1,74 @@
+//! `Stream`: a negotiated stream to a peer, as handlers and
+//! [`crate::Host::open_stream`] hand it out.
+
+use std::{
+    fmt, io,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use strata_core::PeerId;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::{ConnectionId, stack::BoxStream};
+
+/// A stream on which a protocol was agreed. Reads and writes go to the
+/// muxer's stream underneath; `shutdown` half-closes it.
+pub struct Stream {
+    io: BoxStream,
+    protocol: Arc<str>,
+    peer: PeerId,
+    connection: ConnectionId,
+}
+
+impl Stream {
+    pub(crate) fn new(io: BoxStream, protocol: Arc<str>, peer: PeerId, connection: ConnectionId) -> Self {
+        Self { io, protocol, peer, connection }
+    }
+
+    /// The protocol agreed on this stream.
+    pub fn protocol(&self) -> &str {
+        &self.protocol
+    }
+
+    /// The peer on the other end.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    /// The connection the stream runs on.
+    pub fn connection(&self) -> ConnectionId {
+        self.connection
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.io).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.io).poll_shutdown(cx)
+    }
+}
+
+impl fmt::Debug for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stream")
+            .field("protocol", &self.protocol)
+            .field("peer", &self.peer)
+            .field("connection", &self.connection)
+            .finish_non_exhaustive()
+    }
+}
