@@ -132,7 +132,7 @@ async fn rust_libp2p_dials_strata_and_opens_a_stream() {
                 stream.read_to_end(&mut data).await?;
                 stream.write_all(&data).await?;
                 stream.shutdown().await?;
-                drop(seen_tx.send(stream.peer()).await);
+                let _ = seen_tx.send(stream.peer()).await;
                 Ok(())
             }
         })
