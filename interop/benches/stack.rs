@@ -1,0 +1,304 @@
+//! The whole stack (TCP + Noise + mplex) of strata next to rust-libp2p 0.57
+//! (TCP + Noise + libp2p-mplex, `libp2p-stream`), same machine, same run:
+//!
+//! - throughput: 1 GiB over one stream, MB/s and CPU-seconds per GiB (both
+//!   ends are in this process);
+//! - dial: the time from a dial to a usable connection, over sequential
+//!   dials to one listener on loopback;
+//! - memory: the RSS of 1000 idle connections (both ends in one process),
+//!   per connection. Each memory run is a child process of its own, so that
+//!   one stack's freed memory cannot flatter the other.
+//!
+//! Run: `cargo bench -p strata-interop --bench stack` (`-- <MiB> <dials>
+//! <connections>` to change the sizes).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark fails loudly
+#![allow(clippy::cast_precision_loss)] // counts as f64 for rates
+
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
+use libp2p::{StreamProtocol, swarm::SwarmEvent};
+use strata::{Keypair, Multiaddr};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    sync::mpsc,
+};
+
+const SINK: &str = "/sink/1.0.0";
+const CHUNK: usize = 1 << 20;
+
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..].split(' ').collect();
+    Duration::from_millis((fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()) * 10)
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+// ----- strata -----
+
+async fn strata_pair() -> (strata::Host, strata::Host, Multiaddr) {
+    let server = strata::builder(&Keypair::generate_ed25519())
+        .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+        .build()
+        .await
+        .unwrap();
+    server
+        .handle(SINK, |mut stream| async move {
+            let mut buf = vec![0u8; CHUNK];
+            while stream.read(&mut buf).await? > 0 {}
+            stream.shutdown().await
+        })
+        .unwrap();
+    let client = strata::builder(&Keypair::generate_ed25519()).build().await.unwrap();
+    let addr = server.listen_addrs()[0].clone();
+    (server, client, addr)
+}
+
+async fn strata_throughput(bytes: usize) -> (Duration, Duration) {
+    let (server, client, addr) = strata_pair().await;
+    let peer = client.dial(addr).await.unwrap();
+    let mut stream = client.open_stream(peer, &[SINK]).await.unwrap();
+    let chunk = vec![0x5a_u8; CHUNK];
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    for _ in 0..bytes / CHUNK {
+        stream.write_all(&chunk).await.unwrap();
+    }
+    stream.shutdown().await.unwrap();
+    let mut end = Vec::new();
+    stream.read_to_end(&mut end).await.unwrap(); // the sink closes after reading everything
+    let result = (wall0.elapsed(), cpu_time().saturating_sub(cpu0));
+    client.shutdown().await;
+    server.shutdown().await;
+    result
+}
+
+async fn strata_dials(count: usize) -> Duration {
+    let (server, client, addr) = strata_pair().await;
+    let mut times = Vec::new();
+    for _ in 0..count {
+        let start = Instant::now();
+        let peer = client.dial(addr.clone()).await.unwrap(); // no /p2p/: a new connection each time
+        times.push(start.elapsed());
+        client.disconnect(peer).await;
+    }
+    client.shutdown().await;
+    server.shutdown().await;
+    median(times)
+}
+
+async fn strata_idle(connections: usize) -> u64 {
+    let (server, client, addr) = strata_pair().await;
+    let before = rss_kib();
+    for _ in 0..connections {
+        client.dial(addr.clone()).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib();
+    drop((server, client));
+    after.saturating_sub(before)
+}
+
+// ----- rust-libp2p -----
+
+enum Command2 {
+    Dial(libp2p::Multiaddr),
+    Disconnect(libp2p::PeerId),
+}
+
+struct Swarm {
+    peer: libp2p::PeerId,
+    control: libp2p_stream::Control,
+    commands: mpsc::UnboundedSender<Command2>,
+    listening: mpsc::UnboundedReceiver<libp2p::Multiaddr>,
+    established: mpsc::UnboundedReceiver<libp2p::PeerId>,
+}
+
+fn swarm(listen: bool) -> Swarm {
+    let keypair = libp2p_identity::Keypair::generate_ed25519();
+    let peer = keypair.public().to_peer_id();
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p_mplex::Config::default)
+        .unwrap()
+        .with_behaviour(|_| libp2p_stream::Behaviour::new())
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_hours(1)))
+        .build();
+    if listen {
+        swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap()).unwrap();
+    }
+    let control = swarm.behaviour().new_control();
+    let (commands, mut command_rx) = mpsc::unbounded_channel();
+    let (listen_tx, listening) = mpsc::unbounded_channel();
+    let (established_tx, established) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(command) = command_rx.recv() => match command {
+                    Command2::Dial(addr) => swarm.dial(addr).unwrap(),
+                    Command2::Disconnect(peer) => drop(swarm.disconnect_peer_id(peer)),
+                },
+                event = swarm.select_next_some() => match event {
+                    SwarmEvent::NewListenAddr { address, .. } => drop(listen_tx.send(address)),
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } => drop(established_tx.send(peer_id)),
+                    _ => {}
+                },
+            }
+        }
+    });
+    Swarm { peer, control, commands, listening, established }
+}
+
+async fn rust_pair() -> (Swarm, Swarm, libp2p::Multiaddr) {
+    let mut server = swarm(true);
+    let mut incoming = server.control.accept(StreamProtocol::new(SINK)).unwrap();
+    tokio::spawn(async move {
+        while let Some((_, mut stream)) = incoming.next().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; CHUNK];
+                while stream.read(&mut buf).await.unwrap_or(0) > 0 {}
+                let _ = stream.close().await;
+            });
+        }
+    });
+    let addr = server.listening.recv().await.unwrap();
+    (server, swarm(false), addr)
+}
+
+async fn rust_throughput(bytes: usize) -> (Duration, Duration) {
+    let (server, mut client, addr) = rust_pair().await;
+    client.commands.send(Command2::Dial(addr)).unwrap();
+    client.established.recv().await.unwrap();
+    let mut stream = client.control.open_stream(server.peer, StreamProtocol::new(SINK)).await.unwrap();
+    let chunk = vec![0x5a_u8; CHUNK];
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    for _ in 0..bytes / CHUNK {
+        stream.write_all(&chunk).await.unwrap();
+    }
+    stream.close().await.unwrap();
+    let mut end = Vec::new();
+    stream.read_to_end(&mut end).await.unwrap();
+    (wall0.elapsed(), cpu_time().saturating_sub(cpu0))
+}
+
+async fn rust_dials(count: usize) -> Duration {
+    let (server, mut client, addr) = rust_pair().await;
+    let mut times = Vec::new();
+    for _ in 0..count {
+        let start = Instant::now();
+        client.commands.send(Command2::Dial(addr.clone())).unwrap();
+        client.established.recv().await.unwrap();
+        times.push(start.elapsed());
+        client.commands.send(Command2::Disconnect(server.peer)).unwrap();
+    }
+    median(times)
+}
+
+async fn rust_idle(connections: usize) -> u64 {
+    let (_server, mut client, addr) = rust_pair().await;
+    let before = rss_kib();
+    for _ in 0..connections {
+        client.commands.send(Command2::Dial(addr.clone())).unwrap();
+        client.established.recv().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    rss_kib().saturating_sub(before)
+}
+
+// ----- the report -----
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// Runs one memory measurement in a child process; returns KiB.
+fn idle_in_child(stack: &str, connections: usize) -> u64 {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--idle", stack, &connections.to_string()])
+        .output()
+        .expect("the benchmark can run itself");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().parse().unwrap()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, stack, connections] = args.as_slice()
+        && flag == "--idle"
+    {
+        let connections: usize = connections.parse().unwrap();
+        let kib = runtime().block_on(async {
+            if stack == "strata" { strata_idle(connections).await } else { rust_idle(connections).await }
+        });
+        println!("{kib}");
+        return;
+    }
+    let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let mib = numbers.first().copied().unwrap_or(1024);
+    let dials = numbers.get(1).copied().unwrap_or(200);
+    let connections = numbers.get(2).copied().unwrap_or(1000);
+    let bytes = mib * CHUNK;
+    let rt = runtime();
+
+    println!("whole stack, TCP + Noise + mplex on loopback, both ends in one process");
+    println!("throughput, {mib} MiB over one stream (3 rounds, alternating):");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..3 {
+        let s = rt.block_on(strata_throughput(bytes));
+        let l = rt.block_on(rust_throughput(bytes));
+        let rate = |(wall, _): (Duration, Duration)| bytes as f64 / 1e6 / wall.as_secs_f64();
+        let cpu = |(_, cpu): (Duration, Duration)| cpu.as_secs_f64() / (bytes as f64 / f64::from(1u32 << 30));
+        println!(
+            "  round {round}: strata {:6.0} MB/s {:.2} CPU-s/GiB | rust-libp2p {:6.0} MB/s {:.2} CPU-s/GiB",
+            rate(s),
+            cpu(s),
+            rate(l),
+            cpu(l)
+        );
+        ours.push((rate(s), cpu(s)));
+        theirs.push((rate(l), cpu(l)));
+    }
+    let mid = |v: &Vec<(f64, f64)>, pick: fn(&(f64, f64)) -> f64| {
+        let mut x: Vec<f64> = v.iter().map(pick).collect();
+        x.sort_by(f64::total_cmp);
+        x[x.len() / 2]
+    };
+    let (sr, sc, lr, lc) = (mid(&ours, |m| m.0), mid(&ours, |m| m.1), mid(&theirs, |m| m.0), mid(&theirs, |m| m.1));
+    println!("  medians: strata {sr:.0} MB/s {sc:.2} CPU-s/GiB; rust-libp2p {lr:.0} MB/s {lc:.2} CPU-s/GiB");
+    println!("  ratio strata/rust-libp2p: throughput {:.2}x, CPU per GiB {:.2}x", sr / lr, sc / lc);
+
+    let s = rt.block_on(strata_dials(dials));
+    let l = rt.block_on(rust_dials(dials));
+    println!("dial to usable connection, median of {dials} sequential dials:");
+    println!(
+        "  strata {:.0} µs | rust-libp2p {:.0} µs | ratio {:.2}x",
+        s.as_secs_f64() * 1e6,
+        l.as_secs_f64() * 1e6,
+        s.as_secs_f64() / l.as_secs_f64()
+    );
+    drop(rt);
+
+    let s = idle_in_child("strata", connections);
+    let l = idle_in_child("rust-libp2p", connections);
+    println!("memory of {connections} idle connections (RSS delta, both ends, one process each):");
+    println!(
+        "  strata {s} KiB = {:.1} KiB per connection | rust-libp2p {l} KiB = {:.1} KiB per connection | ratio {:.2}x",
+        s as f64 / connections as f64,
+        l as f64 / connections as f64,
+        s as f64 / l as f64
+    );
+}
