@@ -12,11 +12,10 @@
 
 use std::time::{Duration, Instant};
 
-use futures::{AsyncReadExt as _, AsyncWriteExt as _};
 use libp2p::core::upgrade::{InboundConnectionUpgrade, OutboundConnectionUpgrade};
 use strata_core::{Keypair, Listener, SecurityUpgrade, Transport};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio_util::compat::TokioAsyncReadCompatExt;
+use tokio_util::compat::{FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
 
 /// The application's read and write size, the same for both stacks.
 const CHUNK: usize = 1 << 20;
@@ -71,33 +70,37 @@ where
     Measurement { wall, cpu, bytes }
 }
 
+/// Writes `bytes` in `CHUNK`s, then shuts the stream down.
+async fn send(mut tx: impl tokio::io::AsyncWrite + Unpin, bytes: usize) {
+    let chunk = vec![0x5a_u8; CHUNK];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        tx.write_all(&chunk[..n]).await.unwrap();
+        left -= n;
+    }
+    tx.shutdown().await.unwrap();
+}
+
+/// Reads to the end; returns the byte count.
+async fn receive(mut rx: impl tokio::io::AsyncRead + Unpin) -> usize {
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0;
+    loop {
+        match rx.read(&mut buf).await.unwrap() {
+            0 => return total,
+            n => total += n,
+        }
+    }
+}
+
 async fn strata_round(bytes: usize) -> Measurement {
     let (a, b) = tcp_pair().await;
     let (alice, bob) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let (alice_noise, bob_noise) = (strata_noise::Config::new(&alice), strata_noise::Config::new(&bob));
     let (outbound, inbound) = tokio::join!(alice_noise.secure_outbound(a, None), bob_noise.secure_inbound(b));
-    let (mut tx, mut rx) = (outbound.unwrap().1, inbound.unwrap().1);
-    let send = async move {
-        let chunk = vec![0x5a_u8; CHUNK];
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(CHUNK);
-            tx.write_all(&chunk[..n]).await.unwrap();
-            left -= n;
-        }
-        tx.shutdown().await.unwrap();
-    };
-    let receive = async move {
-        let mut buf = vec![0u8; CHUNK];
-        let mut total = 0;
-        loop {
-            match rx.read(&mut buf).await.unwrap() {
-                0 => return total,
-                n => total += n,
-            }
-        }
-    };
-    timed(bytes, send, receive).await
+    let (tx, rx) = (outbound.unwrap().1, inbound.unwrap().1);
+    timed(bytes, send(tx, bytes), receive(rx)).await
 }
 
 async fn libp2p_round(bytes: usize) -> Measurement {
@@ -110,28 +113,9 @@ async fn libp2p_round(bytes: usize) -> Measurement {
         alice_noise.upgrade_outbound(a.compat(), "/noise"),
         bob_noise.upgrade_inbound(b.compat(), "/noise")
     );
-    let (mut tx, mut rx) = (outbound.unwrap().1, inbound.unwrap().1);
-    let send = async move {
-        let chunk = vec![0x5a_u8; CHUNK];
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(CHUNK);
-            tx.write_all(&chunk[..n]).await.unwrap();
-            left -= n;
-        }
-        tx.close().await.unwrap();
-    };
-    let receive = async move {
-        let mut buf = vec![0u8; CHUNK];
-        let mut total = 0;
-        loop {
-            match rx.read(&mut buf).await.unwrap() {
-                0 => return total,
-                n => total += n,
-            }
-        }
-    };
-    timed(bytes, send, receive).await
+    // rust-libp2p speaks futures-io; the compat layer adapts it to tokio's traits.
+    let (tx, rx) = (outbound.unwrap().1.compat(), inbound.unwrap().1.compat());
+    timed(bytes, send(tx, bytes), receive(rx)).await
 }
 
 /// The median of `value` over the rounds.

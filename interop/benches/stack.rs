@@ -21,12 +21,9 @@ use std::{
 };
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
-use libp2p::{StreamProtocol, swarm::SwarmEvent};
+use libp2p::StreamProtocol;
 use strata::{Keypair, Multiaddr};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    sync::mpsc,
-};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SINK: &str = "/sink/1.0.0";
 const CHUNK: usize = 1 << 20;
@@ -114,57 +111,13 @@ async fn strata_idle(connections: usize) -> u64 {
 
 // ----- rust-libp2p -----
 
-enum Command2 {
-    Dial(libp2p::Multiaddr),
-    Disconnect(libp2p::PeerId),
-}
+#[path = "../tests/support/rust_peer.rs"]
+mod rust_peer;
 
-struct Swarm {
-    peer: libp2p::PeerId,
-    control: libp2p_stream::Control,
-    commands: mpsc::UnboundedSender<Command2>,
-    listening: mpsc::UnboundedReceiver<libp2p::Multiaddr>,
-    established: mpsc::UnboundedReceiver<libp2p::PeerId>,
-}
+use rust_peer::RustPeer;
 
-fn swarm(listen: bool) -> Swarm {
-    let keypair = libp2p_identity::Keypair::generate_ed25519();
-    let peer = keypair.public().to_peer_id();
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p_mplex::Config::default)
-        .unwrap()
-        .with_behaviour(|_| libp2p_stream::Behaviour::new())
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_hours(1)))
-        .build();
-    if listen {
-        swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap()).unwrap();
-    }
-    let control = swarm.behaviour().new_control();
-    let (commands, mut command_rx) = mpsc::unbounded_channel();
-    let (listen_tx, listening) = mpsc::unbounded_channel();
-    let (established_tx, established) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                Some(command) = command_rx.recv() => match command {
-                    Command2::Dial(addr) => swarm.dial(addr).unwrap(),
-                    Command2::Disconnect(peer) => drop(swarm.disconnect_peer_id(peer)),
-                },
-                event = swarm.select_next_some() => match event {
-                    SwarmEvent::NewListenAddr { address, .. } => drop(listen_tx.send(address)),
-                    SwarmEvent::ConnectionEstablished { peer_id, .. } => drop(established_tx.send(peer_id)),
-                    _ => {}
-                },
-            }
-        }
-    });
-    Swarm { peer, control, commands, listening, established }
-}
-
-async fn rust_pair() -> (Swarm, Swarm, libp2p::Multiaddr) {
-    let mut server = swarm(true);
+async fn rust_pair() -> (RustPeer, RustPeer, libp2p::Multiaddr) {
+    let mut server = RustPeer::new(true);
     let mut incoming = server.control.accept(StreamProtocol::new(SINK)).unwrap();
     tokio::spawn(async move {
         while let Some((_, mut stream)) = incoming.next().await {
@@ -176,12 +129,12 @@ async fn rust_pair() -> (Swarm, Swarm, libp2p::Multiaddr) {
         }
     });
     let addr = server.listening.recv().await.unwrap();
-    (server, swarm(false), addr)
+    (server, RustPeer::new(false), addr)
 }
 
 async fn rust_throughput(bytes: usize) -> (Duration, Duration) {
     let (server, mut client, addr) = rust_pair().await;
-    client.commands.send(Command2::Dial(addr)).unwrap();
+    client.dial(addr);
     client.established.recv().await.unwrap();
     let mut stream = client.control.open_stream(server.peer, StreamProtocol::new(SINK)).await.unwrap();
     let chunk = vec![0x5a_u8; CHUNK];
@@ -200,10 +153,10 @@ async fn rust_dials(count: usize) -> Duration {
     let mut times = Vec::new();
     for _ in 0..count {
         let start = Instant::now();
-        client.commands.send(Command2::Dial(addr.clone())).unwrap();
+        client.dial(addr.clone());
         client.established.recv().await.unwrap();
         times.push(start.elapsed());
-        client.commands.send(Command2::Disconnect(server.peer)).unwrap();
+        client.disconnect(server.peer);
     }
     median(times)
 }
@@ -212,7 +165,7 @@ async fn rust_idle(connections: usize) -> u64 {
     let (_server, mut client, addr) = rust_pair().await;
     let before = rss_kib();
     for _ in 0..connections {
-        client.commands.send(Command2::Dial(addr.clone())).unwrap();
+        client.dial(addr.clone());
         client.established.recv().await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
-use libp2p::{Multiaddr as TheirMultiaddr, StreamProtocol, swarm::SwarmEvent};
+use libp2p::{Multiaddr as TheirMultiaddr, StreamProtocol};
 use strata::{Keypair, Multiaddr, PeerId};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -34,49 +34,10 @@ fn convert(addr: &TheirMultiaddr) -> Multiaddr {
     Multiaddr::from_bytes(&addr.to_vec()).unwrap()
 }
 
-/// A rust-libp2p swarm (TCP + Noise + mplex, `libp2p-stream`) driven by a
-/// task; returns its peer id, its stream control, a dial command channel
-/// and the addresses it listens on.
-struct RustPeer {
-    peer: libp2p::PeerId,
-    control: libp2p_stream::Control,
-    dial: mpsc::Sender<TheirMultiaddr>,
-    listen_addrs: mpsc::Receiver<TheirMultiaddr>,
-    connected: mpsc::Receiver<libp2p::PeerId>,
-}
+#[path = "support/rust_peer.rs"]
+mod rust_peer;
 
-fn rust_peer(listen: bool) -> RustPeer {
-    let keypair = libp2p_identity::Keypair::generate_ed25519();
-    let peer = keypair.public().to_peer_id();
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p_mplex::Config::default)
-        .unwrap()
-        .with_behaviour(|_| libp2p_stream::Behaviour::new())
-        .unwrap()
-        .with_swarm_config(|config| config.with_idle_connection_timeout(Duration::from_secs(30)))
-        .build();
-    if listen {
-        swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap()).unwrap();
-    }
-    let control = swarm.behaviour().new_control();
-    let (dial, mut dial_rx) = mpsc::channel::<TheirMultiaddr>(4);
-    let (addr_tx, listen_addrs) = mpsc::channel(4);
-    let (connected_tx, connected) = mpsc::channel(4);
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                Some(addr) = dial_rx.recv() => swarm.dial(addr).unwrap(),
-                event = swarm.select_next_some() => match event {
-                    SwarmEvent::NewListenAddr { address, .. } => drop(addr_tx.try_send(address)),
-                    SwarmEvent::ConnectionEstablished { peer_id, .. } => drop(connected_tx.try_send(peer_id)),
-                    _ => {}
-                },
-            }
-        }
-    });
-    RustPeer { peer, control, dial, listen_addrs, connected }
-}
+use rust_peer::RustPeer;
 
 fn payload(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| i.to_le_bytes()[0].wrapping_mul(13) ^ seed).collect()
@@ -84,7 +45,7 @@ fn payload(len: usize, seed: u8) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strata_dials_rust_libp2p_and_opens_a_stream() {
-    let mut rust = rust_peer(true);
+    let mut rust = RustPeer::new(true);
     // rust-libp2p echoes on /echo/1.0.0 and reports who opened the stream.
     let mut incoming = rust.control.accept(StreamProtocol::new(ECHO)).unwrap();
     let (seen_tx, mut seen_rx) = mpsc::channel(1);
@@ -97,13 +58,13 @@ async fn strata_dials_rust_libp2p_and_opens_a_stream() {
             seen_tx.send(peer).await.unwrap();
         }
     });
-    let their_addr = within(rust.listen_addrs.recv()).await.unwrap();
+    let their_addr = within(rust.listening.recv()).await.unwrap();
 
     let strata = strata::builder(&Keypair::generate_ed25519()).build().await.unwrap();
     let addr = convert(&their_addr).with_p2p(ours(rust.peer)).unwrap();
     let peer = within(strata.dial(addr)).await.unwrap();
     assert_eq!(peer, ours(rust.peer));
-    assert_eq!(within(rust.connected.recv()).await.unwrap(), theirs(strata.peer_id()));
+    assert_eq!(within(rust.established.recv()).await.unwrap(), theirs(strata.peer_id()));
 
     let data = payload(256 * 1024, 1);
     let mut stream = within(strata.open_stream(peer, &[ECHO])).await.unwrap();
@@ -138,10 +99,10 @@ async fn rust_libp2p_dials_strata_and_opens_a_stream() {
         })
         .unwrap();
 
-    let mut rust = rust_peer(false);
+    let mut rust = RustPeer::new(false);
     let addr = strata.listen_addrs()[0].clone().with_p2p(strata.peer_id()).unwrap();
-    rust.dial.send(TheirMultiaddr::try_from(addr.to_vec()).unwrap()).await.unwrap();
-    assert_eq!(within(rust.connected.recv()).await.unwrap(), theirs(strata.peer_id()));
+    rust.dial(TheirMultiaddr::try_from(addr.to_vec()).unwrap());
+    assert_eq!(within(rust.established.recv()).await.unwrap(), theirs(strata.peer_id()));
 
     let data = payload(256 * 1024, 2);
     let mut stream =

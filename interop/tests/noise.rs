@@ -49,10 +49,7 @@ fn sha(bytes: &[u8]) -> Vec<u8> {
 
 /// Sends `SIZE` bytes each way at once; returns (what strata received,
 /// what rust-libp2p received).
-async fn exchange<S>(
-    ours: strata_noise::NoiseStream<S>,
-    theirs: libp2p::noise::Output<tokio_util::compat::Compat<tokio::net::TcpStream>>,
-) -> (Vec<u8>, Vec<u8>)
+async fn exchange<S>(ours: strata_noise::NoiseStream<S>, theirs: TheirStream) -> (Vec<u8>, Vec<u8>)
 where
     S: strata_core::ByteStream,
 {
@@ -81,6 +78,24 @@ where
     (strata_got, libp2p_got)
 }
 
+type TheirStream = libp2p::noise::Output<tokio_util::compat::Compat<tokio::net::TcpStream>>;
+
+/// Checks that each side saw the other's identity, then exchanges `SIZE`
+/// bytes each way. Each tuple: an identity, the peer id the *other* side
+/// saw for it, and that side's secured stream.
+async fn check_session(
+    strata_side: (&Keypair, libp2p::PeerId, strata_noise::NoiseStream<tokio::net::TcpStream>),
+    libp2p_side: (&libp2p_identity::Keypair, PeerId, TheirStream),
+) {
+    let (ours, seen_by_libp2p, our_stream) = strata_side;
+    let (theirs, seen_by_strata, their_stream) = libp2p_side;
+    assert_eq!(seen_by_strata, their_peer_id(theirs));
+    assert_eq!(seen_by_libp2p.to_bytes(), ours.peer_id().to_bytes());
+    let (strata_got, libp2p_got) = exchange(our_stream, their_stream).await;
+    assert_eq!(sha(&strata_got), sha(&payload(2)), "rust-libp2p → strata");
+    assert_eq!(sha(&libp2p_got), sha(&payload(1)), "strata → rust-libp2p");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strata_dials_rust_libp2p() {
     let (ours, theirs) = identities();
@@ -96,12 +111,7 @@ async fn strata_dials_rust_libp2p() {
     .await;
     let (seen_by_strata, our_stream) = dialed.unwrap();
     let (seen_by_libp2p, their_stream) = accepted.unwrap();
-    assert_eq!(seen_by_strata, their_peer_id(&theirs));
-    assert_eq!(seen_by_libp2p.to_bytes(), ours.peer_id().to_bytes());
-
-    let (strata_got, libp2p_got) = exchange(our_stream, their_stream).await;
-    assert_eq!(sha(&strata_got), sha(&payload(2)), "rust-libp2p → strata");
-    assert_eq!(sha(&libp2p_got), sha(&payload(1)), "strata → rust-libp2p");
+    check_session((&ours, seen_by_libp2p, our_stream), (&theirs, seen_by_strata, their_stream)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,12 +125,7 @@ async fn rust_libp2p_dials_strata() {
             .await;
     let (seen_by_libp2p, their_stream) = dialed.unwrap();
     let (seen_by_strata, our_stream) = accepted.unwrap();
-    assert_eq!(seen_by_strata, their_peer_id(&theirs));
-    assert_eq!(seen_by_libp2p.to_bytes(), ours.peer_id().to_bytes());
-
-    let (strata_got, libp2p_got) = exchange(our_stream, their_stream).await;
-    assert_eq!(sha(&strata_got), sha(&payload(2)), "rust-libp2p → strata");
-    assert_eq!(sha(&libp2p_got), sha(&payload(1)), "strata → rust-libp2p");
+    check_session((&ours, seen_by_libp2p, our_stream), (&theirs, seen_by_strata, their_stream)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

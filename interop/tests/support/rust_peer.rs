@@ -1,0 +1,79 @@
+//! A rust-libp2p 0.57 node for tests and benchmarks: a swarm on TCP +
+//! Noise + libp2p-mplex 0.44 with the `libp2p-stream` behaviour, driven by a
+//! task of its own. Included by path where needed.
+
+#![allow(dead_code)] // each includer uses a part
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use libp2p::swarm::SwarmEvent;
+use tokio::sync::mpsc;
+
+enum Command {
+    Dial(libp2p::Multiaddr),
+    Disconnect(libp2p::PeerId),
+}
+
+/// A running rust-libp2p node.
+pub(crate) struct RustPeer {
+    /// Its peer id.
+    pub(crate) peer: libp2p::PeerId,
+    /// Opens and accepts protocol streams.
+    pub(crate) control: libp2p_stream::Control,
+    /// The addresses it starts listening on, as they come.
+    pub(crate) listening: mpsc::UnboundedReceiver<libp2p::Multiaddr>,
+    /// The peers of connections as they are established.
+    pub(crate) established: mpsc::UnboundedReceiver<libp2p::PeerId>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl RustPeer {
+    /// A node, listening on a free loopback port if `listen`.
+    pub(crate) fn new(listen: bool) -> Self {
+        let keypair = libp2p_identity::Keypair::generate_ed25519();
+        let peer = keypair.public().to_peer_id();
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p_mplex::Config::default)
+            .expect("TCP + Noise + mplex")
+            .with_behaviour(|_| libp2p_stream::Behaviour::new())
+            .expect("the stream behaviour")
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_hours(1)))
+            .build();
+        if listen {
+            swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("a multiaddr")).expect("a loopback listener");
+        }
+        let control = swarm.behaviour().new_control();
+        let (commands, mut command_rx) = mpsc::unbounded_channel();
+        let (listen_tx, listening) = mpsc::unbounded_channel();
+        let (established_tx, established) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    command = command_rx.recv() => match command {
+                        Some(Command::Dial(addr)) => swarm.dial(addr).expect("a dialable address"),
+                        Some(Command::Disconnect(peer)) => drop(swarm.disconnect_peer_id(peer)),
+                        None => return, // the RustPeer is gone
+                    },
+                    event = swarm.select_next_some() => match event {
+                        SwarmEvent::NewListenAddr { address, .. } => drop(listen_tx.send(address)),
+                        SwarmEvent::ConnectionEstablished { peer_id, .. } => drop(established_tx.send(peer_id)),
+                        _ => {}
+                    },
+                }
+            }
+        });
+        Self { peer, control, listening, established, commands }
+    }
+
+    /// Dials `addr` (completion shows in `established`).
+    pub(crate) fn dial(&self, addr: libp2p::Multiaddr) {
+        self.commands.send(Command::Dial(addr)).expect("the swarm task runs");
+    }
+
+    /// Closes every connection to `peer`.
+    pub(crate) fn disconnect(&self, peer: libp2p::PeerId) {
+        self.commands.send(Command::Disconnect(peer)).expect("the swarm task runs");
+    }
+}
