@@ -310,3 +310,37 @@ async fn shutdown_leaves_no_task_behind() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_peer_store_remembers_dialed_addresses_for_dial_peer() {
+    let (server, client) = (server().await, client().await);
+    let peer = within(client.dial(address_of(&server))).await.unwrap();
+    let info = client.peer_info(peer).expect("a dialed peer is known");
+    assert_eq!(info.addrs, [server.listen_addrs()[0].clone()], "stored without the /p2p/ suffix");
+    within(client.disconnect(peer)).await;
+    within(async {
+        while client.is_connected(peer) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(within(client.dial_peer(peer)).await.unwrap(), peer);
+    assert!(client.is_connected(peer));
+    assert!(client.known_peers().contains(&peer));
+    let unknown = PeerId::random();
+    assert!(
+        matches!(within(client.dial_peer(unknown)).await, Err(strata::host::Error::NotConnected(p)) if p == unknown)
+    );
+}
+
+#[tokio::test]
+async fn changes_to_the_served_protocols_are_reported() {
+    let host = client().await;
+    let mut events = host.events();
+    host.handle("/new/1.0.0", echo).unwrap();
+    assert!(matches!(within(events.recv()).await.unwrap(), Event::ProtocolsChanged));
+    assert_eq!(host.protocols(), ["/new/1.0.0"]);
+    assert!(host.remove_handler("/new/1.0.0"));
+    assert!(matches!(within(events.recv()).await.unwrap(), Event::ProtocolsChanged));
+    assert!(host.protocols().is_empty());
+}

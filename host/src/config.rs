@@ -13,6 +13,9 @@ pub struct Config {
     pub(crate) max_pending_dials: usize,
     pub(crate) event_capacity: usize,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) max_peers: usize,
+    pub(crate) max_addrs_per_peer: usize,
+    pub(crate) peer_ttl: Duration,
 }
 
 impl Default for Config {
@@ -25,6 +28,9 @@ impl Default for Config {
             max_pending_dials: 64,
             event_capacity: 1024,
             shutdown_timeout: Duration::from_secs(5),
+            max_peers: 10_000,
+            max_addrs_per_peer: 32,
+            peer_ttl: Duration::from_hours(1),
         }
     }
 }
@@ -88,6 +94,31 @@ impl Config {
     #[must_use]
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How many peers the peer store remembers. Default: 10 000. When
+    /// full, the disconnected peer seen longest ago is forgotten; connected
+    /// peers are never evicted.
+    #[must_use]
+    pub fn with_max_peers(mut self, max: usize) -> Self {
+        self.max_peers = max.max(1);
+        self
+    }
+
+    /// How many addresses the peer store keeps per peer (the newest).
+    /// Default: 32.
+    #[must_use]
+    pub fn with_max_addrs_per_peer(mut self, max: usize) -> Self {
+        self.max_addrs_per_peer = max.max(1);
+        self
+    }
+
+    /// How long the peer store remembers a peer after its last connection
+    /// closed. Default: 1 hour.
+    #[must_use]
+    pub fn with_peer_ttl(mut self, ttl: Duration) -> Self {
+        self.peer_ttl = ttl;
         self
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use strata_core::{PeerId, multistream};
+use strata_core::{Multiaddr, PeerId, multistream};
 
 use crate::{
     ConnectionId, Error, Stream,
@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// Starts the task of connection `id`.
-pub(crate) fn spawn(inner: Arc<Inner>, id: ConnectionId, peer: PeerId, muxed: Arc<dyn Muxed>) {
+pub(crate) fn spawn(inner: Arc<Inner>, id: ConnectionId, peer: PeerId, remote_addr: Multiaddr, muxed: Arc<dyn Muxed>) {
     let tasks = inner.tasks.clone();
     tasks.spawn(async move {
         loop {
@@ -23,7 +23,7 @@ pub(crate) fn spawn(inner: Arc<Inner>, id: ConnectionId, peer: PeerId, muxed: Ar
                 accepted = muxed.accept() => accepted,
             };
             match accepted {
-                Ok(Some(stream)) => serve(Arc::clone(&inner), id, peer, stream),
+                Ok(Some(stream)) => serve(Arc::clone(&inner), id, peer, remote_addr.clone(), stream),
                 Ok(None) => break,
                 Err(error) => {
                     tracing::debug!(%peer, ?id, %error, "host: connection failed");
@@ -39,7 +39,7 @@ pub(crate) fn spawn(inner: Arc<Inner>, id: ConnectionId, peer: PeerId, muxed: Ar
 }
 
 /// Negotiates an inbound stream and hands it to its handler, in a task.
-fn serve(inner: Arc<Inner>, id: ConnectionId, peer: PeerId, mut io: BoxStream) {
+fn serve(inner: Arc<Inner>, id: ConnectionId, peer: PeerId, remote_addr: Multiaddr, mut io: BoxStream) {
     let tasks = inner.tasks.clone();
     tasks.spawn(async move {
         let protocols = inner.protocols();
@@ -59,7 +59,7 @@ fn serve(inner: Arc<Inner>, id: ConnectionId, peer: PeerId, mut io: BoxStream) {
         let Some(handler) = inner.handler(&protocol) else {
             return; // removed in the meantime
         };
-        let stream = Stream::new(io, Arc::from(protocol.as_str()), peer, id);
+        let stream = Stream::new(io, Arc::from(protocol.as_str()), peer, id, remote_addr);
         tokio::select! {
             () = inner.shutdown.cancelled() => {}
             outcome = handler(stream) => {

@@ -39,6 +39,9 @@ pub enum Event {
         /// The address, dialable by peers.
         addr: Multiaddr,
     },
+    /// The set of protocols the host serves changed (a handler was added
+    /// or removed): identify pushes it to connected peers.
+    ProtocolsChanged,
     /// A dial failed.
     DialFailed {
         /// The address dialed.

@@ -21,14 +21,19 @@ use std::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
+    time::Instant,
 };
 
-use strata_core::{Endpoint, Keypair, Multiaddr, PeerId, SecurityUpgrade, StreamMuxer, Transport, multistream};
+use strata_core::{
+    Endpoint, Keypair, Multiaddr, PeerId, PublicKey, SecurityUpgrade, StreamMuxer, Transport, multiaddr::Component,
+    multistream,
+};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     Config, ConnectionId, Error, Event, Protocol, Result, Stream, connection, listener,
+    peer_store::{PeerInfo, PeerStore},
     protocol::{self, Handler},
     stack::{Layers, Muxed, Stack, Upgraded},
 };
@@ -67,6 +72,8 @@ pub(crate) struct State {
 
 pub(crate) struct Inner {
     pub(crate) peer_id: PeerId,
+    public_key: PublicKey,
+    peer_store: Mutex<PeerStore>,
     pub(crate) stack: Box<dyn Stack>,
     pub(crate) config: Config,
     state: Mutex<State>,
@@ -81,6 +88,10 @@ pub(crate) struct Inner {
 impl Inner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn peers(&self) -> MutexGuard<'_, PeerStore> {
+        self.peer_store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn emit(&self, event: Event) {
@@ -114,9 +125,10 @@ impl Inner {
             let entry = ConnectionEntry { peer, endpoint, remote_addr: remote_addr.clone(), muxed: Arc::clone(&muxed) };
             state.connections.insert(id, entry);
         }
+        self.peers().connected(peer, Instant::now());
         tracing::debug!(%peer, ?id, ?endpoint, %remote_addr, "host: connection established");
-        self.emit(Event::ConnectionEstablished { peer, connection: id, endpoint, remote_addr });
-        connection::spawn(Arc::clone(self), id, peer, muxed);
+        self.emit(Event::ConnectionEstablished { peer, connection: id, endpoint, remote_addr: remote_addr.clone() });
+        connection::spawn(Arc::clone(self), id, peer, remote_addr, muxed);
         Ok(id)
     }
 
@@ -125,6 +137,7 @@ impl Inner {
         let entry = self.lock().connections.remove(&id);
         if let Some(entry) = entry {
             tracing::debug!(peer = %entry.peer, ?id, "host: connection closed");
+            self.peers().disconnected(entry.peer, Instant::now());
             let ConnectionEntry { peer, endpoint, remote_addr, .. } = entry;
             self.emit(Event::ConnectionClosed { peer, connection: id, endpoint, remote_addr });
         }
@@ -171,8 +184,11 @@ impl<T: Transport, Sec: SecurityUpgrade, Mux: StreamMuxer> Builder<T, Sec, Mux> 
         let layers =
             Layers { transport: Arc::new(transport), security, muxer, upgrade_timeout: config.upgrade_timeout };
         let shutdown = CancellationToken::new();
+        let peer_store = PeerStore::new(config.max_peers, config.max_addrs_per_peer, config.peer_ttl);
         let inner = Arc::new(Inner {
             peer_id: self.keypair.peer_id(),
+            public_key: self.keypair.public(),
+            peer_store: Mutex::new(peer_store),
             stack: Box::new(layers),
             events: broadcast::channel(config.event_capacity).0,
             tasks: TaskTracker::new(),
@@ -211,6 +227,11 @@ impl Host {
     /// This host's peer id.
     pub fn peer_id(&self) -> PeerId {
         self.inner.peer_id
+    }
+
+    /// This host's public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.inner.public_key
     }
 
     /// Starts listening on `addr`; returns the addresses peers can dial (the
@@ -262,8 +283,67 @@ impl Host {
             }
         };
         let peer = upgraded.peer;
+        self.inner.peers().add_addr(peer, target.clone(), Instant::now());
         self.inner.add_connection(upgraded, Endpoint::Dialer, target)?;
         Ok(peer)
+    }
+
+    /// Connects to `peer` at the addresses the peer store holds for it,
+    /// newest first, until one works; a connected peer is returned at once.
+    pub async fn dial_peer(&self, peer: PeerId) -> Result<PeerId> {
+        if self.is_connected(peer) {
+            return Ok(peer);
+        }
+        let addrs = self.peer_info(peer).map(|info| info.addrs).unwrap_or_default();
+        let mut last_error = Error::NotConnected(peer);
+        for addr in addrs.into_iter().rev() {
+            let Ok(addr) = addr.with_p2p(peer) else { continue };
+            match self.dial(addr).await {
+                Ok(peer) => return Ok(peer),
+                Err(error) => last_error = error,
+            }
+        }
+        Err(last_error)
+    }
+
+    /// What the peer store knows of `peer`.
+    pub fn peer_info(&self, peer: PeerId) -> Option<PeerInfo> {
+        self.inner.peers().get(peer, Instant::now())
+    }
+
+    /// The peers the peer store knows.
+    pub fn known_peers(&self) -> Vec<PeerId> {
+        self.inner.peers().peers(Instant::now())
+    }
+
+    /// Records what a protocol learned of `peer` (identify, ping, an
+    /// application). Addresses are deduplicated and bounded; `/p2p/`
+    /// suffixes are stripped. Returns `false` if the store is full of
+    /// connected peers and `peer` is new.
+    pub fn update_peer(&self, peer: PeerId, change: impl FnOnce(&mut PeerInfo)) -> bool {
+        self.inner.peers().update(peer, Instant::now(), |info| {
+            change(info);
+            for addr in &mut info.addrs {
+                if matches!(addr.iter().last(), Some(Component::P2p(_))) {
+                    *addr = addr.without_peer_id();
+                }
+            }
+        })
+    }
+
+    /// Runs `task` as part of the host: [`Host::shutdown`] cancels it and
+    /// waits for it. For protocols that keep work going in the background.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let shutdown = self.inner.shutdown.clone();
+        self.inner.tasks.spawn(async move {
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = task => {}
+            }
+        });
     }
 
     /// Whether there is a connection to `peer`.
@@ -284,16 +364,17 @@ impl Host {
     pub async fn open_stream(&self, peer: PeerId, protocols: &[&str]) -> Result<Stream> {
         let connection = {
             let state = self.inner.lock();
-            state.connections.iter().find(|(_, entry)| entry.peer == peer).map(|(id, e)| (*id, Arc::clone(&e.muxed)))
+            let mut connections = state.connections.iter().filter(|(_, entry)| entry.peer == peer);
+            connections.next().map(|(id, e)| (*id, e.remote_addr.clone(), Arc::clone(&e.muxed)))
         };
-        let (id, muxed) = connection.ok_or(Error::NotConnected(peer))?;
+        let (id, remote_addr, muxed) = connection.ok_or(Error::NotConnected(peer))?;
         let mut io = muxed.open().await?;
         let timeout = self.inner.config.negotiation_timeout;
         let agreed = tokio::time::timeout(timeout, multistream::dialer_select(&mut io, protocols.iter().copied()))
             .await
             .map_err(|_| Error::Timeout("stream negotiation", timeout))?
             .map_err(Error::negotiation)?;
-        Ok(Stream::new(io, Arc::from(agreed), peer, id))
+        Ok(Stream::new(io, Arc::from(agreed), peer, id, remote_addr))
     }
 
     /// Serves `protocol` on inbound streams with a closure, replacing any
@@ -313,13 +394,20 @@ impl Host {
 
     fn set_handler(&self, protocol: &str, handler: Handler) -> Result<()> {
         multistream::validate_protocol_name(protocol).map_err(Error::negotiation)?;
-        self.inner.lock().handlers.insert(protocol.to_owned(), handler);
+        let new = self.inner.lock().handlers.insert(protocol.to_owned(), handler).is_none();
+        if new {
+            self.inner.emit(Event::ProtocolsChanged);
+        }
         Ok(())
     }
 
     /// Stops serving `protocol`; inbound proposals of it get `na` again.
     pub fn remove_handler(&self, protocol: &str) -> bool {
-        self.inner.lock().handlers.remove(protocol).is_some()
+        let removed = self.inner.lock().handlers.remove(protocol).is_some();
+        if removed {
+            self.inner.emit(Event::ProtocolsChanged);
+        }
+        removed
     }
 
     /// The protocols this host serves, sorted.

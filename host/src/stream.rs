@@ -8,7 +8,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use strata_core::PeerId;
+use strata_core::{Multiaddr, PeerId};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::{ConnectionId, stack::BoxStream};
@@ -20,11 +20,18 @@ pub struct Stream {
     protocol: Arc<str>,
     peer: PeerId,
     connection: ConnectionId,
+    remote_addr: Multiaddr,
 }
 
 impl Stream {
-    pub(crate) fn new(io: BoxStream, protocol: Arc<str>, peer: PeerId, connection: ConnectionId) -> Self {
-        Self { io, protocol, peer, connection }
+    pub(crate) fn new(
+        io: BoxStream,
+        protocol: Arc<str>,
+        peer: PeerId,
+        connection: ConnectionId,
+        remote_addr: Multiaddr,
+    ) -> Self {
+        Self { io, protocol, peer, connection, remote_addr }
     }
 
     /// The protocol agreed on this stream.
@@ -40,6 +47,12 @@ impl Stream {
     /// The connection the stream runs on.
     pub fn connection(&self) -> ConnectionId {
         self.connection
+    }
+
+    /// The remote's address on that connection: as dialed, or as seen when
+    /// accepted (identify's `observedAddr`).
+    pub fn remote_addr(&self) -> &Multiaddr {
+        &self.remote_addr
     }
 }
 
