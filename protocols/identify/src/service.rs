@@ -1,0 +1,219 @@
+//! The identify service: answers identify requests, asks every new peer,
+//! pushes changes.
+//!
+//! Spec: `libp2p-identify.md`, "identify" and "identify/push".
+//!
+//! ```text
+//! new connection ──▶ open "/ipfs/id/1.0.0" ──▶ read one Identify ──▶ verify ──▶ peer store, Event::Received
+//! inbound "/ipfs/id/1.0.0"      ──▶ write our Identify (observedAddr = the stream's remote address), close
+//! listen addrs / protocols change ──▶ open "/ipfs/id/push/1.0.0" to each peer ──▶ write our Identify, close
+//! inbound "/ipfs/id/push/1.0.0" ──▶ read one Identify ──▶ verify ──▶ peer store, Event::Received
+//! ```
+
+use std::{io, sync::Arc, time::Duration};
+
+use strata_core::{PeerId, framing};
+use strata_host::{Host, Stream};
+use tokio::{io::AsyncWriteExt, sync::broadcast};
+
+use crate::{Config, Info, InfoError, PROTOCOL, PUSH_PROTOCOL};
+
+/// What an identify exchange can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Opening the stream failed (not connected, or identify not served).
+    #[error("cannot open an identify stream: {0}")]
+    Host(#[from] strata_host::Error),
+    /// Reading or writing failed, or the message exceeded the size limit.
+    #[error("identify stream failed: {0}")]
+    Stream(#[from] strata_core::Error),
+    /// The message was refused.
+    #[error(transparent)]
+    Info(#[from] InfoError),
+    /// The exchange took too long.
+    #[error("identify timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+/// What the identify service reports.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// A peer's info arrived (an answer to our request, or a push).
+    Received {
+        /// The peer.
+        peer: PeerId,
+        /// What it says of itself.
+        info: Box<Info>,
+    },
+    /// Asking a peer failed, or its info was refused.
+    Failed {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        error: String,
+    },
+}
+
+struct Shared {
+    host: Host,
+    config: Config,
+    events: broadcast::Sender<Event>,
+}
+
+/// The identify service of a host. Cheap to clone.
+#[derive(Clone)]
+pub struct Identify {
+    shared: Arc<Shared>,
+}
+
+impl Identify {
+    /// Serves identify and identify/push on `host`, and starts asking every
+    /// peer that connects (and pushing changes, if configured).
+    pub fn attach(host: &Host, config: Config) -> Result<Self, Error> {
+        let shared = Arc::new(Shared { host: host.clone(), config, events: broadcast::channel(256).0 });
+        let answering = Arc::clone(&shared);
+        host.handle(PROTOCOL, move |stream| answer(Arc::clone(&answering), stream))?;
+        let receiving = Arc::clone(&shared);
+        host.handle(PUSH_PROTOCOL, move |stream| receive_push(Arc::clone(&receiving), stream))?;
+        host.spawn(follow(Arc::clone(&shared)));
+        Ok(Self { shared })
+    }
+
+    /// Asks `peer` who it is (identify runs on every new connection by
+    /// itself; this is for asking again).
+    pub async fn identify(&self, peer: PeerId) -> Result<Info, Error> {
+        query(&self.shared, peer).await
+    }
+
+    /// A new subscription to the service's events.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    /// What this host says of itself to a peer seen at `observed`.
+    pub fn local_info(&self, observed: Option<strata_core::Multiaddr>) -> Info {
+        local_info(&self.shared, observed)
+    }
+}
+
+impl std::fmt::Debug for Identify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identify").field("config", &self.shared.config).finish_non_exhaustive()
+    }
+}
+
+fn local_info(shared: &Shared, observed: Option<strata_core::Multiaddr>) -> Info {
+    let host = &shared.host;
+    Info {
+        public_key: Some(host.public_key()),
+        protocol_version: Some(shared.config.protocol_version.clone()),
+        agent_version: Some(shared.config.agent_version.clone()),
+        listen_addrs: host.listen_addrs(),
+        observed_addr: observed,
+        protocols: host.protocols(),
+    }
+}
+
+/// Applies a peer's info: peer store and events.
+fn learned(shared: &Shared, peer: PeerId, info: &Info) {
+    shared.host.update_peer(peer, |known| {
+        known.addrs.extend(info.listen_addrs.iter().cloned());
+        known.protocols.clone_from(&info.protocols);
+        if info.agent_version.is_some() {
+            known.agent_version.clone_from(&info.agent_version);
+        }
+        if info.protocol_version.is_some() {
+            known.protocol_version.clone_from(&info.protocol_version);
+        }
+        if info.public_key.is_some() {
+            known.public_key = info.public_key;
+        }
+    });
+    let _ = shared.events.send(Event::Received { peer, info: Box::new(info.clone()) });
+}
+
+fn failed(shared: &Shared, peer: PeerId, error: &Error) {
+    tracing::debug!(%peer, %error, "identify: failed");
+    let _ = shared.events.send(Event::Failed { peer, error: error.to_string() });
+}
+
+async fn read_info(shared: &Shared, stream: &mut Stream) -> Result<Info, Error> {
+    let bytes = framing::read_length_prefixed(stream, shared.config.max_message_len).await?;
+    Ok(Info::decode(&bytes, stream.peer())?)
+}
+
+async fn write_info(stream: &mut Stream, info: &Info) -> Result<(), Error> {
+    framing::write_length_prefixed(stream, &info.encode()).await?;
+    stream.shutdown().await.map_err(|e| Error::Stream(e.into()))
+}
+
+async fn query(shared: &Shared, peer: PeerId) -> Result<Info, Error> {
+    let timeout = shared.config.timeout;
+    let exchange = async {
+        let mut stream = shared.host.open_stream(peer, &[PROTOCOL]).await?;
+        read_info(shared, &mut stream).await
+    };
+    let outcome = tokio::time::timeout(timeout, exchange).await.unwrap_or(Err(Error::Timeout(timeout)));
+    match &outcome {
+        Ok(info) => learned(shared, peer, info),
+        Err(error) => failed(shared, peer, error),
+    }
+    outcome
+}
+
+async fn answer(shared: Arc<Shared>, mut stream: Stream) -> io::Result<()> {
+    let info = local_info(&shared, Some(stream.remote_addr().clone()));
+    let timeout = shared.config.timeout;
+    match tokio::time::timeout(timeout, write_info(&mut stream, &info)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(io::Error::other(error)),
+        Err(_) => Err(io::ErrorKind::TimedOut.into()),
+    }
+}
+
+async fn receive_push(shared: Arc<Shared>, mut stream: Stream) -> io::Result<()> {
+    let peer = stream.peer();
+    let timeout = shared.config.timeout;
+    let outcome =
+        tokio::time::timeout(timeout, read_info(&shared, &mut stream)).await.unwrap_or(Err(Error::Timeout(timeout)));
+    match outcome {
+        Ok(info) => learned(&shared, peer, &info),
+        Err(error) => failed(&shared, peer, &error),
+    }
+    Ok(())
+}
+
+async fn push(shared: Arc<Shared>, peer: PeerId) {
+    let timeout = shared.config.timeout;
+    let exchange = async {
+        let mut stream = shared.host.open_stream(peer, &[PUSH_PROTOCOL]).await?;
+        let info = local_info(&shared, Some(stream.remote_addr().clone()));
+        write_info(&mut stream, &info).await
+    };
+    if let Err(error) = tokio::time::timeout(timeout, exchange).await.unwrap_or(Err(Error::Timeout(timeout))) {
+        // A peer without identify/push is common; not worth an event.
+        tracing::debug!(%peer, %error, "identify: push failed");
+    }
+}
+
+/// Asks every new connection's peer; pushes changes to every peer.
+async fn follow(shared: Arc<Shared>) {
+    let mut events = shared.host.events();
+    loop {
+        match events.recv().await {
+            Ok(strata_host::Event::ConnectionEstablished { peer, .. }) => {
+                let shared = Arc::clone(&shared);
+                shared.host.clone().spawn(async move { drop(query(&shared, peer).await) });
+            }
+            Ok(strata_host::Event::ListenAddr { .. } | strata_host::Event::ProtocolsChanged) if shared.config.push => {
+                for peer in shared.host.connected_peers() {
+                    shared.host.spawn(push(Arc::clone(&shared), peer));
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+        }
+    }
+}
