@@ -4,8 +4,10 @@ pub use strata_core as core;
 pub use strata_core::{Endpoint, Keypair, Multiaddr, PeerId, PublicKey, multiaddr, multistream};
 pub use strata_host as host;
 pub use strata_host::{ConnectionId, Event, Host, Protocol, Stream};
+pub use strata_identify as identify;
 pub use strata_mplex as mplex;
 pub use strata_noise as noise;
+pub use strata_ping as ping;
 pub use strata_tcp as tcp;
 
 /// A host builder with the default layers: TCP, Noise, mplex.

@@ -1,0 +1,101 @@
+//! The `peer` example against its contract (`INTEROP.md`), run as the
+//! conformance harness runs it: two processes, JSON lines on stdout.
+//! `cargo test` builds the examples, so the binary is beside this test's.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::Command,
+};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn peer_binary() -> PathBuf {
+    // target/<profile>/deps/<this test> → target/<profile>/examples/peer
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push("peer");
+    assert!(path.exists(), "the peer example is built by cargo test: {}", path.display());
+    path
+}
+
+/// Runs `peer` with `args` to its end; returns its events and exit code.
+async fn run(args: &[&str]) -> (Vec<Value>, i32) {
+    let output = tokio::time::timeout(LIMIT, Command::new(peer_binary()).args(args).kill_on_drop(true).output())
+        .await
+        .expect("peer ended in time")
+        .unwrap();
+    let events =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    (events, output.status.code().unwrap_or(-1))
+}
+
+fn names(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["event"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn listen_and_dial_with_three_pings_and_both_identify_records() {
+    let mut listener = Command::new(peer_binary())
+        .args(["listen", "--seed", "1", "--timeout", "20"])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(listener.stdout.take().unwrap()).lines();
+    let first: Value =
+        serde_json::from_str(&tokio::time::timeout(LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap()).unwrap();
+    assert_eq!(first["event"], "listening");
+    // --seed 1: the peer id rust-libp2p gives the all-ones key.
+    let listener_id = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5";
+    assert_eq!(first["peer_id"], listener_id);
+    let addr = first["addr"].as_str().unwrap().to_owned();
+    assert!(addr.ends_with(&format!("/p2p/{listener_id}")));
+
+    let (events, code) = run(&["dial", &addr, "--ping", "3", "--seed", "2", "--timeout", "20"]).await;
+    assert_eq!(code, 0, "{events:?}");
+    assert_eq!(names(&events), ["connected", "ping", "ping", "ping", "identify", "done"]);
+    assert!(events[1..4].iter().all(|e| e["peer_id"] == listener_id && e["rtt_us"].as_u64().is_some()));
+    let identify = &events[4];
+    assert_eq!(identify["peer_id"], listener_id);
+    assert!(identify["agent_version"].as_str().unwrap().starts_with("strata/"));
+    assert!(identify["protocols"].as_array().unwrap().iter().any(|p| p == "/ipfs/ping/1.0.0"));
+    assert_eq!(identify["listen_addrs"][0], addr.split("/p2p/").next().unwrap());
+
+    // The listener saw the dialer connect and identify itself.
+    let mut seen = Vec::new();
+    while !seen.contains(&"identify".to_owned()) {
+        let line = tokio::time::timeout(LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap();
+        let event: Value = serde_json::from_str(&line).unwrap();
+        seen.push(event["event"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen[0], "connected");
+    listener.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_dial_prints_an_error_and_exits_1() {
+    // A port nobody listens on (bound, then released).
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    drop(socket);
+    let (events, code) = run(&["dial", &format!("/ip4/127.0.0.1/tcp/{port}"), "--timeout", "10"]).await;
+    assert_eq!(code, 1);
+    assert_eq!(names(&events), ["error"]);
+    assert!(events[0]["reason"].as_str().unwrap().contains("dial failed"));
+}
+
+#[tokio::test]
+async fn listen_exits_0_at_its_timeout_and_yamux_is_refused() {
+    let (events, code) = run(&["listen", "--timeout", "1"]).await;
+    assert_eq!((names(&events), code), (vec!["listening"], 0));
+    let (events, code) = run(&["listen", "--muxer", "yamux"]).await;
+    assert_eq!((names(&events), code), (vec!["error"], 1));
+}
