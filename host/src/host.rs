@@ -72,6 +72,7 @@ pub(crate) struct State {
 
 pub(crate) struct Inner {
     pub(crate) peer_id: PeerId,
+    keypair: Keypair,
     public_key: PublicKey,
     peer_store: Mutex<PeerStore>,
     pub(crate) stack: Box<dyn Stack>,
@@ -188,6 +189,7 @@ impl<T: Transport, Sec: SecurityUpgrade, Mux: StreamMuxer> Builder<T, Sec, Mux> 
         let inner = Arc::new(Inner {
             peer_id: self.keypair.peer_id(),
             public_key: self.keypair.public(),
+            keypair: self.keypair,
             peer_store: Mutex::new(peer_store),
             stack: Box::new(layers),
             events: broadcast::channel(config.event_capacity).0,
@@ -232,6 +234,13 @@ impl Host {
     /// This host's public key.
     pub fn public_key(&self) -> PublicKey {
         self.inner.public_key
+    }
+
+    /// Signs `message` with this host's identity key (for protocols that
+    /// sign what they publish, like pubsub). The key itself never leaves
+    /// the host.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.inner.keypair.sign(message)
     }
 
     /// Starts listening on `addr`; returns the addresses peers can dial (the

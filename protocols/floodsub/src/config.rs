@@ -1,0 +1,110 @@
+//! `floodsub::Config`: the signature policy and every limit.
+
+use std::time::Duration;
+
+/// How messages are signed and checked (spec, "Signature Policy
+/// Options").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SignaturePolicy {
+    /// Sign every message (with `from` and `seqno`); drop every received
+    /// message that is unsigned or badly signed. The default.
+    #[default]
+    StrictSign,
+    /// Sign our messages; accept unsigned ones, but drop a message whose
+    /// signature is present and wrong. rust-libp2p's floodsub never signs,
+    /// so this is the setting that talks to it (the spec's `LaxSign`).
+    Lax,
+    /// Neither sign nor origin-stamp (no `from`, `seqno`, `signature`,
+    /// `key`); drop messages that carry them. Messages are known by a hash
+    /// of their topics and data.
+    StrictNoSign,
+}
+
+/// Configuration of [`crate::Floodsub`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) policy: SignaturePolicy,
+    pub(crate) max_message_len: usize,
+    pub(crate) max_rpc_len: usize,
+    pub(crate) max_topics_per_peer: usize,
+    pub(crate) seen_ttl: Duration,
+    pub(crate) seen_capacity: usize,
+    pub(crate) subscriber_capacity: usize,
+    pub(crate) peer_queue: usize,
+    pub(crate) max_inbound_streams_per_peer: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            policy: SignaturePolicy::StrictSign,
+            max_message_len: 1 << 20,
+            max_rpc_len: (1 << 20) + 64 * 1024,
+            max_topics_per_peer: 1024,
+            seen_ttl: Duration::from_mins(2),
+            seen_capacity: 100_000,
+            subscriber_capacity: 256,
+            peer_queue: 256,
+            max_inbound_streams_per_peer: 32,
+        }
+    }
+}
+
+impl Config {
+    /// The signature policy. Default: [`SignaturePolicy::StrictSign`].
+    #[must_use]
+    pub fn with_signature_policy(mut self, policy: SignaturePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The largest payload published or accepted. Default: 1 MiB (the
+    /// spec's suggestion). rust-libp2p's floodsub reads RPCs of at most
+    /// 2 KiB: larger messages do not reach it.
+    #[must_use]
+    pub fn with_max_message_len(mut self, bytes: usize) -> Self {
+        self.max_message_len = bytes;
+        self.max_rpc_len = bytes + 64 * 1024;
+        self
+    }
+
+    /// How many topics one peer may be subscribed to. Default: 1024. A peer
+    /// past it loses the stream it announced more on.
+    #[must_use]
+    pub fn with_max_topics_per_peer(mut self, max: usize) -> Self {
+        self.max_topics_per_peer = max;
+        self
+    }
+
+    /// How long a message is remembered to suppress duplicates. Default:
+    /// 2 minutes.
+    #[must_use]
+    pub fn with_seen_ttl(mut self, ttl: Duration) -> Self {
+        self.seen_ttl = ttl;
+        self
+    }
+
+    /// How many messages are remembered at most. Default: 100 000 (the
+    /// oldest forgotten first).
+    #[must_use]
+    pub fn with_seen_capacity(mut self, capacity: usize) -> Self {
+        self.seen_capacity = capacity.max(1);
+        self
+    }
+
+    /// How many messages wait for a slow local subscriber before new ones
+    /// are dropped for it. Default: 256.
+    #[must_use]
+    pub fn with_subscriber_capacity(mut self, capacity: usize) -> Self {
+        self.subscriber_capacity = capacity.max(1);
+        self
+    }
+
+    /// How many RPCs wait for one peer before new ones are dropped for it.
+    /// Default: 256.
+    #[must_use]
+    pub fn with_peer_queue(mut self, capacity: usize) -> Self {
+        self.peer_queue = capacity.max(1);
+        self
+    }
+}
