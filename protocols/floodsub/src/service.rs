@@ -9,10 +9,14 @@
 //! **Outbound streams.** The spec wants one long-lived outbound stream per
 //! peer, and js-libp2p holds peers to it (it resets a second inbound
 //! stream). rust-libp2p's floodsub instead reads only the first RPC of
-//! each inbound stream and then resets it. So each peer's writer starts
-//! with one long-lived stream, and when the remote resets it, switches that
-//! peer to a new stream per RPC, resending what followed the first RPC on
-//! the reset stream (the seen-cache makes any repeat harmless).
+//! each inbound stream and drops the stream, and its mplex sends the reset
+//! only with its next frame: later RPCs vanish without a sign. So each
+//! peer's writer starts with one long-lived stream and switches the peer to
+//! a new stream per RPC as soon as it shows that it works that way: its own
+//! inbound streams carry one RPC each, or identify names it
+//! `rust-libp2p/…`, or it resets our stream. On the switch, the RPCs that
+//! followed the first on the old stream are sent again (the seen-cache
+//! makes any repeat harmless).
 //!
 //! **Inbound streams** are read until the remote closes them, however many
 //! RPCs they carry (one, as rust-libp2p sends, or a whole session), then
@@ -92,6 +96,8 @@ pub(crate) struct Shared {
     subscribers: Mutex<Subscribers>,
     writers: Mutex<HashMap<PeerId, mpsc::Sender<Vec<u8>>>>,
     inbound: Mutex<HashMap<PeerId, usize>>,
+    /// Peers seen sending one RPC per stream.
+    one_rpc_per_stream: Mutex<std::collections::HashSet<PeerId>>,
     events: broadcast::Sender<Event>,
     seqno: AtomicU64,
     next_subscriber: AtomicU64,
@@ -124,6 +130,7 @@ impl Floodsub {
             subscribers: Mutex::new(HashMap::new()),
             writers: Mutex::new(HashMap::new()),
             inbound: Mutex::new(HashMap::new()),
+            one_rpc_per_stream: Mutex::new(std::collections::HashSet::new()),
             events: broadcast::channel(1024).0,
             seqno: AtomicU64::new(u64::from_be_bytes(start) >> 1),
             next_subscriber: AtomicU64::new(0),
@@ -224,6 +231,16 @@ impl Shared {
         }
     }
 
+    /// Whether `peer` reads one RPC per stream (see the module docs).
+    fn wants_stream_per_rpc(&self, peer: PeerId) -> bool {
+        lock(&self.one_rpc_per_stream).contains(&peer)
+            || self
+                .host
+                .peer_info(peer)
+                .and_then(|info| info.agent_version)
+                .is_some_and(|agent| agent.starts_with("rust-libp2p/"))
+    }
+
     /// Called when the last local subscriber of `topic` with id `id` goes.
     pub(crate) fn unsubscribe(self: &Arc<Self>, topic: &str, id: u64) {
         {
@@ -255,6 +272,7 @@ async fn follow(shared: Arc<Shared>) {
             }
             Ok(strata_host::Event::ConnectionClosed { peer, .. }) if !shared.host.is_connected(peer) => {
                 lock(&shared.writers).remove(&peer);
+                lock(&shared.one_rpc_per_stream).remove(&peer);
                 let actions = lock(&shared.router).peer_disconnected(peer);
                 shared.apply(actions);
             }
@@ -276,9 +294,11 @@ async fn read_inbound(shared: Arc<Shared>, mut stream: Stream) -> std::io::Resul
         }
         *count += 1;
     }
+    let mut rpcs = 0usize;
     let outcome = loop {
         match framing::try_read_length_prefixed(&mut stream, shared.config.max_rpc_len).await {
             Ok(Some(rpc)) => {
+                rpcs += 1;
                 let actions = lock(&shared.router).receive(peer, &rpc, Instant::now());
                 match actions {
                     Ok(actions) => shared.apply(actions),
@@ -289,7 +309,12 @@ async fn read_inbound(shared: Arc<Shared>, mut stream: Stream) -> std::io::Resul
                 }
             }
             // The remote is done: close our side too (a graceful end).
-            Ok(None) => break stream.shutdown().await,
+            Ok(None) => {
+                if rpcs == 1 {
+                    lock(&shared.one_rpc_per_stream).insert(peer);
+                }
+                break stream.shutdown().await;
+            }
             Err(error) => {
                 tracing::debug!(%peer, %error, "floodsub: inbound stream ended");
                 break Ok(());
@@ -354,6 +379,10 @@ async fn write_outbound(shared: Arc<Shared>, peer: PeerId, mut queue: mpsc::Rece
                 continue;
             }
         };
+        if !per_rpc && sent_on_stream > 0 && shared.wants_stream_per_rpc(peer) {
+            (reader, writer, per_rpc) = (None, None, true);
+            switch_to_per_rpc(&shared, peer, std::mem::take(&mut after_first)).await;
+        }
         if per_rpc {
             if let Err(error) = send_on_new_stream(&shared, peer, &rpc).await {
                 tracing::debug!(%peer, %error, "floodsub: sending failed");
