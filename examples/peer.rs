@@ -9,8 +9,8 @@
 //! cargo run --example peer -- dial /ip4/127.0.0.1/tcp/<port>/p2p/<id> --ping 3
 //! ```
 //!
-//! floodsub is not built yet: `--topic`, `--publish`, `--sign` and the
-//! `publish` command are accepted and do nothing (a warning on stderr).
+//! floodsub's signing policy is `--sign`: `strict` (the default), `lax`
+//! (what rust-libp2p's floodsub needs: it never signs) or `none`.
 
 use std::{
     io::Write as _,
@@ -19,7 +19,7 @@ use std::{
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use strata::{Host, Keypair, Multiaddr, PeerId, identify, ping};
+use strata::{Host, Keypair, Multiaddr, PeerId, floodsub, identify, ping};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Parser)]
@@ -30,13 +30,13 @@ struct Cli {
     /// Stream multiplexer: only mplex is built so far.
     #[arg(long, global = true, value_enum, default_value_t = Muxer::Mplex)]
     muxer: Muxer,
-    /// Topics to subscribe to (floodsub: not built yet).
+    /// Topics to subscribe to (floodsub).
     #[arg(long = "topic", global = true)]
     topics: Vec<String>,
     /// The Ed25519 secret key is 32 bytes equal to N (a known peer id).
     #[arg(long, global = true)]
     seed: Option<u8>,
-    /// floodsub signing policy (not built yet).
+    /// floodsub signing policy.
     #[arg(long, global = true, value_enum, default_value_t = Sign::Strict)]
     sign: Sign,
     /// Seconds before exiting: listen exits 0, dial fails (default 20 for dial).
@@ -59,10 +59,10 @@ enum Mode {
         /// How many pings to send.
         #[arg(long, default_value_t = 0)]
         ping: u32,
-        /// Texts to publish on the first topic (floodsub: not built yet).
+        /// Texts to publish on the first topic once the remote subscribed to it.
         #[arg(long = "publish")]
         publish: Vec<String>,
-        /// How many messages to wait for (floodsub: not built yet).
+        /// How many messages to wait for before `done`.
         #[arg(long, default_value_t = 0)]
         expect_messages: u32,
     },
@@ -79,6 +79,16 @@ enum Sign {
     Strict,
     Lax,
     None,
+}
+
+impl Sign {
+    fn policy(self) -> floodsub::SignaturePolicy {
+        match self {
+            Self::Strict => floodsub::SignaturePolicy::StrictSign,
+            Self::Lax => floodsub::SignaturePolicy::Lax,
+            Self::None => floodsub::SignaturePolicy::StrictNoSign,
+        }
+    }
 }
 
 /// Prints one event as a JSON line and flushes it.
@@ -106,26 +116,61 @@ fn identify_event(peer: PeerId, info: &identify::Info) {
     );
 }
 
+fn message_event(message: &floodsub::Message) {
+    for topic in &message.topics {
+        emit(
+            "message",
+            json!({ "topic": topic, "source": message.source.map(|p| p.to_string()), "data": message.text() }),
+        );
+    }
+}
+
 fn ping_event(peer: PeerId, rtt: Duration) {
     emit("ping", json!({ "peer_id": peer.to_string(), "rtt_us": u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX) }));
 }
 
-/// A node with ping and identify.
-async fn node(keypair: &Keypair, listen: Option<Multiaddr>) -> Result<(Host, ping::Ping, identify::Identify), String> {
+/// A node's services.
+struct Node {
+    host: Host,
+    ping: ping::Ping,
+    identify: identify::Identify,
+    pubsub: floodsub::Floodsub,
+    /// Every message of every subscribed topic, in arrival order.
+    messages: tokio::sync::mpsc::UnboundedReceiver<floodsub::Message>,
+}
+
+/// A node with ping, identify and floodsub, subscribed to `topics`.
+async fn node(keypair: &Keypair, listen: Option<Multiaddr>, cli: &Cli) -> Result<Node, String> {
     let mut builder = strata::builder(keypair);
     if let Some(addr) = listen {
         builder = builder.listen(addr);
     }
     let host = builder.build().await.map_err(|e| e.to_string())?;
-    let pinger = ping::Ping::attach(&host, ping::Config::default()).map_err(|e| e.to_string())?;
-    let identifier = identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
-    Ok((host, pinger, identifier))
+    let ping = ping::Ping::attach(&host, ping::Config::default()).map_err(|e| e.to_string())?;
+    let identify = identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
+    let config = floodsub::Config::default().with_signature_policy(cli.sign.policy());
+    let pubsub = floodsub::Floodsub::attach(&host, config).map_err(|e| e.to_string())?;
+    let (sender, messages) = tokio::sync::mpsc::unbounded_channel();
+    for topic in &cli.topics {
+        let mut subscription = pubsub.subscribe(topic);
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            while let Some(message) = subscription.next().await {
+                if sender.send(message).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Ok(Node { host, ping, identify, pubsub, messages })
 }
 
-/// Prints connections coming and going (per peer), identify records and
-/// pings, until the host stops.
-async fn print_events(host: Host, identify: identify::Identify, ping: ping::Ping) {
+/// Prints connections coming and going (per peer), identify records,
+/// pings, subscriptions and messages, until the host stops.
+async fn print_events(node: Node) {
+    let Node { host, ping, identify, pubsub, mut messages } = node;
     let (mut connections, mut identified, mut pinged) = (host.events(), identify.events(), ping.events());
+    let mut subscriptions = pubsub.events();
     loop {
         tokio::select! {
             event = connections.recv() => match event {
@@ -140,18 +185,23 @@ async fn print_events(host: Host, identify: identify::Identify, ping: ping::Ping
             },
             Ok(identify::Event::Received { peer, info }) = identified.recv() => identify_event(peer, &info),
             Ok(ping::Event::Pong { peer, rtt }) = pinged.recv() => ping_event(peer, rtt),
+            Ok(floodsub::Event::Subscribed { peer, topic }) = subscriptions.recv() => {
+                emit("subscribed", json!({ "peer_id": peer.to_string(), "topic": topic }));
+            }
+            Some(message) = messages.recv() => message_event(&message),
         }
     }
 }
 
 async fn listen(cli: &Cli, keypair: &Keypair, addr: Multiaddr) -> Result<(), String> {
-    let (host, pinger, identifier) = node(keypair, Some(addr)).await?;
+    let node = node(keypair, Some(addr), cli).await?;
+    let (host, pubsub) = (node.host.clone(), node.pubsub.clone());
     for addr in host.listen_addrs() {
         let full = addr.with_p2p(host.peer_id()).map_err(|a| format!("{a} names another peer"))?;
         emit("listening", json!({ "peer_id": host.peer_id().to_string(), "addr": full.to_string() }));
     }
-    tokio::spawn(print_events(host.clone(), identifier, pinger));
-    let commands = tokio::spawn(read_commands(host.clone(), cli.topics.clone()));
+    tokio::spawn(print_events(node));
+    let commands = tokio::spawn(read_commands(host.clone(), pubsub));
     match cli.timeout {
         Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
         None => drop(tokio::signal::ctrl_c().await),
@@ -163,7 +213,7 @@ async fn listen(cli: &Cli, keypair: &Keypair, addr: Multiaddr) -> Result<(), Str
 
 /// Reads `publish TOPIC TEXT` and `dial MULTIADDR` lines from stdin; keeps
 /// the node running when stdin ends.
-async fn read_commands(host: Host, _topics: Vec<String>) {
+async fn read_commands(host: Host, pubsub: floodsub::Floodsub) {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let mut words = line.trim().splitn(3, ' ');
@@ -179,20 +229,31 @@ async fn read_commands(host: Host, _topics: Vec<String>) {
                 }
                 Err(error) => emit("error", json!({ "reason": format!("bad address {addr:?}: {error}") })),
             },
-            (Some("publish"), Some(_topic), Some(_text)) => tracing::warn!("publish: floodsub is not built yet"),
+            (Some("publish"), Some(topic), Some(text)) => {
+                if let Err(error) = pubsub.publish(topic, text) {
+                    emit("error", json!({ "reason": format!("publish failed: {error}") }));
+                }
+            }
             (Some(""), None, None) => {}
             _ => emit("error", json!({ "reason": format!("unknown command {line:?}") })),
         }
     }
 }
 
-async fn dial(keypair: &Keypair, addr: Multiaddr, pings: u32, expect_messages: u32) -> Result<(), String> {
-    let (host, pinger, identifier) = node(keypair, None).await?;
-    let mut records = identifier.events();
+async fn dial(
+    cli: &Cli,
+    keypair: &Keypair,
+    addr: Multiaddr,
+    pings: u32,
+    publish: &[String],
+    expect: u32,
+) -> Result<(), String> {
+    let Node { host, ping, identify, pubsub, mut messages } = node(keypair, None, cli).await?;
+    let (mut records, mut subscriptions) = (identify.events(), pubsub.events());
     let peer = host.dial(addr).await.map_err(|e| format!("dial failed: {e}"))?;
     emit("connected", json!({ "peer_id": peer.to_string() }));
     for _ in 0..pings {
-        let rtt = pinger.ping(peer).await.map_err(|e| format!("ping failed: {e}"))?;
+        let rtt = ping.ping(peer).await.map_err(|e| format!("ping failed: {e}"))?;
         ping_event(peer, rtt);
     }
     loop {
@@ -208,9 +269,39 @@ async fn dial(keypair: &Keypair, addr: Multiaddr, pings: u32, expect_messages: u
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return Err("the host stopped".into()),
         }
     }
-    if expect_messages > 0 {
-        // floodsub is not built yet: no message can arrive; the timeout ends this.
-        std::future::pending::<()>().await;
+    // Publish once the remote wants the first topic; print what arrives.
+    let first_topic = cli.topics.first();
+    let mut remote_subscribed = first_topic.is_some_and(|topic| pubsub.peers(topic).contains(&peer));
+    if let Some(topic) = first_topic.filter(|_| remote_subscribed) {
+        emit("subscribed", json!({ "peer_id": peer.to_string(), "topic": topic }));
+    }
+    let mut published = publish.is_empty();
+    let mut received = 0;
+    loop {
+        if remote_subscribed && !published {
+            for text in publish {
+                let topic = first_topic.ok_or("--publish needs a --topic")?;
+                pubsub.publish(topic, text).map_err(|e| format!("publish failed: {e}"))?;
+            }
+            published = true;
+        }
+        if published && received >= expect {
+            break;
+        }
+        tokio::select! {
+            event = subscriptions.recv() => match event {
+                Ok(floodsub::Event::Subscribed { peer: from, topic }) => {
+                    emit("subscribed", json!({ "peer_id": from.to_string(), "topic": topic }));
+                    remote_subscribed |= from == peer && Some(&topic) == first_topic;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Err("the host stopped".into()),
+                _ => {}
+            },
+            Some(message) = messages.recv() => {
+                message_event(&message);
+                received += 1;
+            }
+        }
     }
     emit("done", json!({}));
     host.shutdown().await;
@@ -228,19 +319,14 @@ async fn main() -> std::process::ExitCode {
         emit("error", json!({ "reason": "the yamux muxer is not built yet; use --muxer mplex" }));
         return std::process::ExitCode::FAILURE;
     }
-    if !cli.topics.is_empty() || cli.sign != Sign::Strict {
-        tracing::warn!("floodsub is not built yet: --topic and --sign do nothing");
-    }
     let keypair = cli.seed.map_or_else(Keypair::generate_ed25519, |n| Keypair::ed25519_from_secret([n; 32]));
     let started = Instant::now();
     let outcome = match &cli.mode {
         Mode::Listen { listen: addr } => listen(&cli, &keypair, addr.clone()).await,
         Mode::Dial { addr, ping, publish, expect_messages } => {
-            if !publish.is_empty() {
-                tracing::warn!("floodsub is not built yet: --publish does nothing");
-            }
             let limit = Duration::from_secs(cli.timeout.unwrap_or(20));
-            match tokio::time::timeout(limit, dial(&keypair, addr.clone(), *ping, *expect_messages)).await {
+            let dialing = dial(&cli, &keypair, addr.clone(), *ping, publish, *expect_messages);
+            match tokio::time::timeout(limit, dialing).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(format!("timed out after {:.1} s", started.elapsed().as_secs_f64())),
             }

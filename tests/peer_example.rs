@@ -99,3 +99,68 @@ async fn listen_exits_0_at_its_timeout_and_yamux_is_refused() {
     let (events, code) = run(&["listen", "--muxer", "yamux"]).await;
     assert_eq!((names(&events), code), (vec!["error"], 1));
 }
+
+/// The next JSON event on a child's stdout.
+async fn next_event(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Value {
+    let line = tokio::time::timeout(LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap();
+    serde_json::from_str(&line).unwrap()
+}
+
+#[tokio::test]
+async fn floodsub_both_ways_with_stdin_publish() {
+    use tokio::io::AsyncWriteExt;
+
+    let mut listener = Command::new(peer_binary())
+        .args(["listen", "--topic", "chat", "--timeout", "20"])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = listener.stdin.take().unwrap();
+    let mut lines = BufReader::new(listener.stdout.take().unwrap()).lines();
+    let listening = next_event(&mut lines).await;
+    let addr = listening["addr"].as_str().unwrap().to_owned();
+
+    let dialer = tokio::spawn(async move {
+        run(&[
+            "dial",
+            &addr,
+            "--topic",
+            "chat",
+            "--publish",
+            "hello from the dialer",
+            "--expect-messages",
+            "1",
+            "--timeout",
+            "20",
+        ])
+        .await
+    });
+    // The listener sees the dialer subscribe, answers on stdin, and prints
+    // the dialer's message.
+    let message = loop {
+        let event = next_event(&mut lines).await;
+        match event["event"].as_str().unwrap() {
+            "subscribed" => {
+                assert_eq!(event["topic"], "chat");
+                stdin.write_all(b"publish chat hello from the listener\n").await.unwrap();
+                stdin.flush().await.unwrap();
+            }
+            "message" => break event,
+            _ => {}
+        }
+    };
+    assert_eq!((&message["topic"], &message["data"]), (&Value::from("chat"), &Value::from("hello from the dialer")));
+
+    let (events, code) = dialer.await.unwrap();
+    assert_eq!(code, 0, "{events:?}");
+    let names = names(&events);
+    assert_eq!(names.first(), Some(&"connected"));
+    assert_eq!(names.last(), Some(&"done"));
+    let received: Vec<&Value> = events.iter().filter(|e| e["event"] == "message").collect();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["data"], "hello from the listener");
+    assert_eq!(received[0]["source"], listening["peer_id"]);
+    listener.kill().await.unwrap();
+}
