@@ -73,6 +73,12 @@ pub struct Message {
 }
 
 impl Message {
+    /// Decodes one message as received (a `Message` protobuf) and checks it
+    /// against `policy`, signature included; returns it and its id.
+    pub fn decode(policy: SignaturePolicy, raw: &[u8]) -> Result<(Self, MessageId), MessageError> {
+        receive(policy, raw)
+    }
+
     /// The payload as text (invalid UTF-8 replaced).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.data).into_owned()

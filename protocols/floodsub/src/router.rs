@@ -187,3 +187,26 @@ impl Router {
         tracing::debug!(%from, %error, "floodsub: dropping a message");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arbitrary_rpcs_never_panic() {
+        let mut router = Router::new(Config::default().with_max_topics_per_peer(8));
+        let (peer, now) = (PeerId::random(), Instant::now());
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..3000 {
+            let bytes: Vec<u8> = (0..len % 300)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state.to_le_bytes()[0]
+                })
+                .collect();
+            let _ = router.receive(peer, &bytes, now);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The floodsub chat: run it in two terminals and talk.
+//!
+//! ```sh
+//! cargo run --example chat                 # prints the command for the second terminal
+//! cargo run --example chat -- --dial /ip4/127.0.0.1/tcp/<port>/p2p/<id>
+//! ```
+//!
+//! Each typed line is published on the topic (`chat` by default) as
+//! `nick: text`; received lines print as they are, and peers joining and
+//! leaving the topic are shown. Ctrl-C (or Ctrl-D) leaves.
+//!
+//! rust-libp2p's floodsub chat can join too: it does not sign its
+//! messages, so this chat accepts unsigned ones unless run with
+//! `--strict` (it always signs its own).
+
+use std::{io::Write as _, path::PathBuf};
+
+use clap::Parser;
+use strata::{Keypair, Multiaddr, PeerId, floodsub, identify, ping};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(Parser)]
+#[command(about = "A floodsub chat over strata. Run it twice and talk.")]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, default_value = "/ip4/0.0.0.0/tcp/0")]
+    listen: Multiaddr,
+    /// A peer to join (repeatable).
+    #[arg(long = "dial")]
+    dial: Vec<Multiaddr>,
+    /// The chat room.
+    #[arg(long, default_value = "chat")]
+    topic: String,
+    /// Your name (default: the end of your peer id).
+    #[arg(long)]
+    nick: Option<String>,
+    /// Keep your identity in this file: created on first use, read after.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Accept signed messages only (rust-libp2p's floodsub cannot join then).
+    #[arg(long)]
+    strict: bool,
+}
+
+/// The last characters of a peer id: enough to tell people apart.
+fn short(peer: PeerId) -> String {
+    let text = peer.to_string();
+    text[text.len().saturating_sub(6)..].to_owned()
+}
+
+/// The identity in `path`, created there if the file does not exist.
+fn load_or_create_key(path: &PathBuf) -> Result<Keypair, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Keypair::from_protobuf_encoding(&bytes).map_err(|e| format!("{}: {e}", path.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let keypair = Keypair::generate_ed25519();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600); // a secret key: owner only
+            let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            file.write_all(&keypair.to_protobuf_encoding()).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(keypair)
+        }
+        Err(error) => Err(format!("{}: {error}", path.display())),
+    }
+}
+
+/// The nick at the start of a chat line (`nick: text`), if there is one.
+fn nick_of(text: &str) -> Option<&str> {
+    let (nick, _) = text.split_once(": ")?;
+    (!nick.is_empty() && nick.len() <= 32 && !nick.contains(' ')).then_some(nick)
+}
+
+/// A received line as it should print: `nick: text` as is, anything else
+/// after the sender's short id.
+fn line_of(message: &floodsub::Message) -> String {
+    let text = message.text();
+    match message.source {
+        Some(source) if nick_of(&text).is_none() => format!("{}: {text}", short(source)),
+        _ => text,
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let keypair = match &cli.key {
+        Some(path) => load_or_create_key(path)?,
+        None => Keypair::generate_ed25519(),
+    };
+    let host = strata::builder(&keypair).listen(cli.listen.clone()).build().await.map_err(|e| e.to_string())?;
+    ping::Ping::attach(&host, ping::Config::default()).map_err(|e| e.to_string())?;
+    identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
+    let policy = if cli.strict { floodsub::SignaturePolicy::StrictSign } else { floodsub::SignaturePolicy::Lax };
+    let pubsub = floodsub::Floodsub::attach(&host, floodsub::Config::default().with_signature_policy(policy))
+        .map_err(|e| e.to_string())?;
+    let mut room = pubsub.subscribe(&cli.topic);
+    let mut presence = pubsub.events();
+    let nick = cli.nick.clone().unwrap_or_else(|| short(host.peer_id()));
+
+    let addrs: Vec<Multiaddr> =
+        host.listen_addrs().into_iter().filter_map(|a| a.with_p2p(host.peer_id()).ok()).collect();
+    let join = addrs.iter().find(|a| a.to_string().starts_with("/ip4/127.")).or(addrs.first()).cloned();
+    println!("strata chat: you are {nick} ({}), in room \"{}\".", host.peer_id(), cli.topic);
+    println!("Listening on:");
+    for addr in &addrs {
+        println!("  {addr}");
+    }
+    if let Some(join) = join {
+        println!("To join from another terminal:");
+        println!("  cargo run --example chat -- --dial {join}");
+    }
+    println!("Type a line and press Enter to send it; Ctrl-C to leave.");
+
+    for addr in &cli.dial {
+        match host.dial(addr.clone()).await {
+            Ok(peer) => println!("* connected to {}", short(peer)),
+            Err(error) => println!("* could not reach {addr}: {error}"),
+        }
+    }
+
+    // Who is who, learned from the lines people send.
+    let mut nicks: std::collections::HashMap<PeerId, String> = std::collections::HashMap::new();
+    let name = |nicks: &std::collections::HashMap<PeerId, String>, peer: PeerId| {
+        nicks.get(&peer).cloned().unwrap_or_else(|| short(peer))
+    };
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        tokio::select! {
+            line = input.next_line() => match line {
+                Ok(Some(line)) if line.trim().is_empty() => {}
+                Ok(Some(line)) => {
+                    if pubsub.peers(&cli.topic).is_empty() {
+                        println!("(nobody else is in the room yet)");
+                    }
+                    if let Err(error) = pubsub.publish(&cli.topic, format!("{nick}: {}", line.trim_end())) {
+                        println!("* not sent: {error}");
+                    }
+                }
+                Ok(None) | Err(_) => break, // Ctrl-D
+            },
+            Some(message) = room.next() => {
+                if let (Some(source), Some(nick)) = (message.source, nick_of(&message.text())) {
+                    nicks.insert(source, nick.to_owned());
+                }
+                println!("{}", line_of(&message));
+            }
+            event = presence.recv() => match event {
+                Ok(floodsub::Event::Subscribed { peer, topic }) if topic == cli.topic => println!("* {} joined", name(&nicks, peer)),
+                Ok(floodsub::Event::Unsubscribed { peer, topic }) if topic == cli.topic => println!("* {} left", name(&nicks, peer)),
+                _ => {}
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    drop(room);
+    host.shutdown().await;
+    println!("bye");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("chat: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The chat example as a person uses it: two processes, lines typed into
+//! one (stdin) appear in the other (stdout). `cargo test` builds the
+//! examples, so the binary is beside this test's.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
+    process::{Child, ChildStdout, Command},
+};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn chat_binary() -> PathBuf {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push("chat");
+    assert!(path.exists(), "the chat example is built by cargo test: {}", path.display());
+    path
+}
+
+fn start(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(chat_binary())
+        .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// Reads lines until one satisfies `wanted`; returns it.
+async fn wait_for(lines: &mut Lines<BufReader<ChildStdout>>, wanted: impl Fn(&str) -> bool) -> String {
+    tokio::time::timeout(LIMIT, async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("the chat ended early");
+            if wanted(&line) {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("the line did not come")
+}
+
+async fn type_line(child: &mut Child, text: &str) {
+    let stdin = child.stdin.as_mut().unwrap();
+    stdin.write_all(format!("{text}\n").as_bytes()).await.unwrap();
+    stdin.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_chats_talk() {
+    let key_dir = std::env::temp_dir().join(format!("strata-chat-test-{}", std::process::id()));
+    std::fs::create_dir_all(&key_dir).unwrap();
+    let key = key_dir.join("alice.key");
+    let _ = std::fs::remove_file(&key);
+
+    let (mut alice, mut alice_out) = start(&["--nick", "alice", "--key", key.to_str().unwrap()]);
+    let join = wait_for(&mut alice_out, |l| l.contains("--dial ")).await;
+    let addr = join.split("--dial ").nth(1).unwrap().trim().to_owned();
+    assert!(join.trim_start().starts_with("cargo run --example chat -- --dial /ip4/127.0.0.1/tcp/"), "{join}");
+
+    let (mut bob, mut bob_out) = start(&["--nick", "bob", "--dial", &addr]);
+    wait_for(&mut bob_out, |l| l.starts_with("* connected to")).await;
+    wait_for(&mut bob_out, |l| l.starts_with("* ") && l.ends_with(" joined")).await;
+    wait_for(&mut alice_out, |l| l.starts_with("* ") && l.ends_with(" joined")).await;
+
+    type_line(&mut alice, "hello bob").await;
+    wait_for(&mut bob_out, |l| l == "alice: hello bob").await;
+    type_line(&mut bob, "hi alice").await;
+    wait_for(&mut alice_out, |l| l == "bob: hi alice").await;
+
+    // Alice leaves (Ctrl-D); Bob sees it.
+    drop(alice.stdin.take());
+    wait_for(&mut alice_out, |l| l == "bye").await;
+    wait_for(&mut bob_out, |l| l == "* alice left").await; // her nick, learned from her line
+    assert!(tokio::time::timeout(LIMIT, alice.wait()).await.unwrap().unwrap().success());
+
+    // Her identity was saved: a second run has the same peer id.
+    assert!(key.exists());
+    let (_again, mut again_out) = start(&["--key", key.to_str().unwrap()]);
+    let banner = wait_for(&mut again_out, |l| l.starts_with("strata chat: you are")).await;
+    let first_id = join.rsplit("/p2p/").next().unwrap().trim();
+    assert!(banner.contains(first_id), "{banner} should name {first_id}");
+    bob.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(&key_dir);
+}
