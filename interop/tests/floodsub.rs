@@ -23,6 +23,9 @@ mod strata_floodsub_interop {
     pub(crate) use strata::floodsub::{Config, Floodsub, SignaturePolicy, Subscription};
 }
 
+#[path = "support/rust_peer.rs"]
+mod rust_peer;
+
 const LIMIT: Duration = Duration::from_secs(30);
 const TOPIC: &str = "chat";
 
@@ -46,14 +49,7 @@ enum Seen {
 fn rust_node(listen: bool) -> (libp2p::PeerId, mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<Seen>) {
     let keypair = libp2p_identity::Keypair::generate_ed25519();
     let peer = keypair.public().to_peer_id();
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p_mplex::Config::default)
-        .unwrap()
-        .with_behaviour(|key| Behaviour::new(key.public().to_peer_id()))
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_mins(1)))
-        .build();
+    let mut swarm = rust_peer::swarm(keypair, |key| Behaviour::new(key.public().to_peer_id()));
     swarm.behaviour_mut().subscribe(Topic::new(TOPIC));
     if listen {
         swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap()).unwrap();

@@ -14,6 +14,9 @@ use libp2p::{
 use strata::{Keypair, Multiaddr, PeerId, multiaddr::Component};
 use tokio::sync::mpsc;
 
+#[path = "support/rust_peer.rs"]
+mod rust_peer;
+
 const LIMIT: Duration = Duration::from_secs(30);
 
 async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
@@ -37,17 +40,10 @@ enum Seen {
 fn rust_node(listen: bool, dial: Option<libp2p::Multiaddr>) -> (libp2p::PeerId, mpsc::UnboundedReceiver<Seen>) {
     let keypair = libp2p_identity::Keypair::generate_ed25519();
     let peer = keypair.public().to_peer_id();
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p_mplex::Config::default)
-        .unwrap()
-        .with_behaviour(|key| Behaviour {
-            ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_millis(200))),
-            identify: identify::Behaviour::new(identify::Config::new("ipfs/0.1.0".into(), key.public())),
-        })
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_mins(1)))
-        .build();
+    let mut swarm = rust_peer::swarm(keypair, |key| Behaviour {
+        ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_millis(200))),
+        identify: identify::Behaviour::new(identify::Config::new("ipfs/0.1.0".into(), key.public())),
+    });
     if listen {
         swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap()).unwrap();
     }

@@ -1,6 +1,7 @@
-//! A rust-libp2p 0.57 node for tests and benchmarks: a swarm on TCP +
-//! Noise + libp2p-mplex 0.44 with the `libp2p-stream` behaviour, driven by a
-//! task of its own. Included by path where needed.
+//! rust-libp2p 0.57 nodes for tests and benchmarks: [`swarm`] builds a
+//! swarm on TCP + Noise + libp2p-mplex 0.44 with any behaviour;
+//! [`RustPeer`] is one with the `libp2p-stream` behaviour, driven by a task
+//! of its own. Included by path where needed.
 
 #![allow(dead_code)] // each includer uses a part
 
@@ -13,6 +14,22 @@ use tokio::sync::mpsc;
 enum Command {
     Dial(libp2p::Multiaddr),
     Disconnect(libp2p::PeerId),
+}
+
+/// A rust-libp2p swarm on TCP + Noise + libp2p-mplex running `behaviour`,
+/// with connections kept while idle for an hour.
+pub(crate) fn swarm<B: libp2p::swarm::NetworkBehaviour>(
+    keypair: libp2p_identity::Keypair,
+    behaviour: impl FnOnce(&libp2p_identity::Keypair) -> B,
+) -> libp2p::Swarm<B> {
+    libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p_mplex::Config::default)
+        .expect("TCP + Noise + mplex")
+        .with_behaviour(behaviour)
+        .expect("the behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_hours(1)))
+        .build()
 }
 
 /// A running rust-libp2p node.
@@ -33,14 +50,7 @@ impl RustPeer {
     pub(crate) fn new(listen: bool) -> Self {
         let keypair = libp2p_identity::Keypair::generate_ed25519();
         let peer = keypair.public().to_peer_id();
-        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-            .with_tokio()
-            .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p_mplex::Config::default)
-            .expect("TCP + Noise + mplex")
-            .with_behaviour(|_| libp2p_stream::Behaviour::new())
-            .expect("the stream behaviour")
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_hours(1)))
-            .build();
+        let mut swarm = swarm(keypair, |_| libp2p_stream::Behaviour::new());
         if listen {
             swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("a multiaddr")).expect("a loopback listener");
         }

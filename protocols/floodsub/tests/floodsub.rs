@@ -7,34 +7,12 @@ use std::{
     time::Duration,
 };
 
-use strata_core::{Keypair, Multiaddr, PeerId, framing};
+use strata_core::{PeerId, framing};
 use strata_floodsub::{Config, Event, Floodsub, Message, PROTOCOL, SignaturePolicy, Subscription};
 use strata_host::{Host, Stream};
 use tokio::{io::AsyncWriteExt, sync::mpsc};
 
-const LIMIT: Duration = Duration::from_secs(30);
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
-
-async fn host() -> Host {
-    let keypair = Keypair::generate_ed25519();
-    Host::builder(
-        &keypair,
-        strata_tcp::TcpTransport::default(),
-        strata_noise::Config::new(&keypair),
-        strata_mplex::Config::default(),
-    )
-    .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-    .build()
-    .await
-    .unwrap()
-}
-
-fn address_of(host: &Host) -> Multiaddr {
-    host.listen_addrs()[0].clone().with_p2p(host.peer_id()).unwrap()
-}
+use strata_testkit::{address_of, host, within};
 
 async fn node(config: Config) -> (Host, Floodsub) {
     let host = host().await;

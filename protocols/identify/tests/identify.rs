@@ -3,36 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::time::Duration;
-
-use strata_core::{Keypair, Multiaddr, PeerId, framing, multiaddr::Component};
+use strata_core::{Keypair, PeerId, framing, multiaddr::Component};
 use strata_host::{Host, Stream};
 use strata_identify::{Config, Event, Identify, Info, PROTOCOL, PUSH_PROTOCOL};
 use tokio::{io::AsyncWriteExt, sync::broadcast};
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
-
-async fn host() -> Host {
-    let keypair = Keypair::generate_ed25519();
-    Host::builder(
-        &keypair,
-        strata_tcp::TcpTransport::default(),
-        strata_noise::Config::new(&keypair),
-        strata_mplex::Config::default(),
-    )
-    .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-    .build()
-    .await
-    .unwrap()
-}
-
-fn address_of(host: &Host) -> Multiaddr {
-    host.listen_addrs()[0].clone().with_p2p(host.peer_id()).unwrap()
-}
+use strata_testkit::{address_of, host, within};
 
 /// The next `Received` (or `Failed`) event about `peer`.
 async fn next_about(events: &mut broadcast::Receiver<Event>, peer: PeerId) -> Result<Info, String> {

@@ -10,42 +10,23 @@ use std::{
     time::Duration,
 };
 
-use strata_core::{Keypair, PeerId};
+use strata_core::PeerId;
 use strata_host::{Host, Stream};
 use strata_ping::{Config, Error, Event, PROTOCOL, Ping};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
-
-async fn host(listen: bool) -> Host {
-    let keypair = Keypair::generate_ed25519();
-    let mut builder = Host::builder(
-        &keypair,
-        strata_tcp::TcpTransport::default(),
-        strata_noise::Config::new(&keypair),
-        strata_mplex::Config::default(),
-    );
-    if listen {
-        builder = builder.listen("/ip4/127.0.0.1/tcp/0".parse().unwrap());
-    }
-    builder.build().await.unwrap()
-}
+use strata_testkit::{LIMIT, address_of, dialer, host, within};
 
 /// A client connected to `server`; returns the client and the server's id.
 async fn connected_to(server: &Host) -> (Host, PeerId) {
-    let client = host(false).await;
-    let addr = server.listen_addrs()[0].clone().with_p2p(server.peer_id()).unwrap();
-    let peer = within(client.dial(addr)).await.unwrap();
+    let client = dialer().await;
+    let peer = within(client.dial(address_of(server))).await.unwrap();
     (client, peer)
 }
 
 #[tokio::test]
 async fn pings_report_rtts_and_feed_the_peer_store() {
-    let server = host(true).await;
+    let server = host().await;
     Ping::attach(&server, Config::default()).unwrap();
     let (client, peer) = connected_to(&server).await;
     let ping = Ping::attach(&client, Config::default()).unwrap();
@@ -63,7 +44,7 @@ async fn pings_report_rtts_and_feed_the_peer_store() {
 
 #[tokio::test]
 async fn several_pings_reuse_one_stream() {
-    let server = host(true).await;
+    let server = host().await;
     let streams = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&streams);
     server
@@ -89,7 +70,7 @@ async fn several_pings_reuse_one_stream() {
 
 #[tokio::test]
 async fn a_third_inbound_stream_is_refused() {
-    let server = host(true).await;
+    let server = host().await;
     Ping::attach(&server, Config::default()).unwrap();
     let (client, peer) = connected_to(&server).await;
     // Each stream is opened and used while the earlier ones stay open; the
@@ -115,7 +96,7 @@ async fn a_third_inbound_stream_is_refused() {
 
 #[tokio::test]
 async fn a_wrong_echo_is_a_mismatch_and_silence_a_timeout() {
-    let server = host(true).await;
+    let server = host().await;
     server
         .handle(PROTOCOL, |mut stream: Stream| async move {
             let mut payload = [0u8; 32];
@@ -134,7 +115,7 @@ async fn a_wrong_echo_is_a_mismatch_and_silence_a_timeout() {
     // server answers wrongly again.
     assert!(matches!(within(ping.ping(peer)).await, Err(Error::Mismatch)));
 
-    let silent = host(true).await;
+    let silent = host().await;
     silent
         .handle(PROTOCOL, |stream: Stream| async move {
             let _held = stream; // kept open, never answered
@@ -142,15 +123,14 @@ async fn a_wrong_echo_is_a_mismatch_and_silence_a_timeout() {
             Ok(())
         })
         .unwrap();
-    let addr = silent.listen_addrs()[0].clone().with_p2p(silent.peer_id()).unwrap();
-    let quiet = within(client.dial(addr)).await.unwrap();
+    let quiet = within(client.dial(address_of(&silent))).await.unwrap();
     let outcome = within(ping.ping(quiet)).await;
     assert!(matches!(outcome, Err(Error::Timeout(_))), "{outcome:?}");
 }
 
 #[tokio::test]
 async fn keep_alive_closes_an_unresponsive_connection() {
-    let server = host(true).await;
+    let server = host().await;
     server
         .handle(PROTOCOL, |stream: Stream| async move {
             let _held = stream; // kept open, never answered
@@ -184,7 +164,7 @@ async fn keep_alive_closes_an_unresponsive_connection() {
 
 #[tokio::test]
 async fn keep_alive_keeps_a_healthy_connection() {
-    let server = host(true).await;
+    let server = host().await;
     Ping::attach(&server, Config::default()).unwrap();
     let (client, peer) = connected_to(&server).await;
     let ping = Ping::attach(&client, Config::default().with_keep_alive(Duration::from_millis(20))).unwrap();
