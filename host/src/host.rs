@@ -388,6 +388,12 @@ impl Host {
 
     /// Serves `protocol` on inbound streams with a closure, replacing any
     /// handler it had.
+    ///
+    /// The stream lives as long as the future the closure returns holds it:
+    /// move it in (`|stream| async move { … stream … }`). A closure that
+    /// only names it (`|_stream| async { … }`) drops it at once, and the
+    /// remote sees a reset. Shut it down before the future ends for a
+    /// graceful close.
     pub fn handle<F, Fut>(&self, protocol: &str, handler: F) -> Result<()>
     where
         F: Fn(Stream) -> Fut + Send + Sync + 'static,
