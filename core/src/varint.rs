@@ -18,8 +18,14 @@ pub const MAX_LEN: usize = 9;
 
 /// Appends the varint encoding of `value` to `out`.
 pub fn encode(value: u64, out: &mut Vec<u8>) {
-    let mut buf = unsigned_varint::encode::u64_buffer();
-    out.extend_from_slice(unsigned_varint::encode::u64(value, &mut buf));
+    let mut buf = [0u8; 10];
+    out.extend_from_slice(encode_to_slice(value, &mut buf));
+}
+
+/// Encodes `value` into `buf` (on the stack, say) and returns the bytes
+/// used: for hot paths that must not allocate.
+pub fn encode_to_slice(value: u64, buf: &mut [u8; 10]) -> &[u8] {
+    unsigned_varint::encode::u64(value, buf)
 }
 
 /// The number of bytes [`encode`] writes for `value`.

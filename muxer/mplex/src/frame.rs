@@ -91,13 +91,15 @@ fn header(kind: Kind, id: StreamId) -> u64 {
     (id.num << 3) | flag
 }
 
-/// Appends a frame we send to `out`.
+/// Appends a frame we send to `out`. No allocation but `out`'s own growth:
+/// this runs for every frame.
 pub(crate) fn encode(kind: Kind, id: StreamId, data: &[u8], out: &mut BytesMut) {
-    let mut prefix = Vec::with_capacity(2 * varint::MAX_LEN);
-    varint::encode(header(kind, id), &mut prefix);
-    varint::encode(data.len() as u64, &mut prefix);
-    out.reserve(prefix.len() + data.len());
-    out.extend_from_slice(&prefix);
+    let (mut header_buf, mut len_buf) = ([0u8; 10], [0u8; 10]);
+    let header = varint::encode_to_slice(header(kind, id), &mut header_buf);
+    let len = varint::encode_to_slice(data.len() as u64, &mut len_buf);
+    out.reserve(header.len() + len.len() + data.len());
+    out.extend_from_slice(header);
+    out.extend_from_slice(len);
     out.extend_from_slice(data);
 }
 
