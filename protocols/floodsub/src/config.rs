@@ -1,24 +1,9 @@
-//! `floodsub::Config`: the signature policy and every limit.
+//! `floodsub::Config`: the signature policy, the message id rule and every
+//! limit, each with its default and what happens when it is reached.
 
 use std::time::Duration;
 
-/// How messages are signed and checked (spec, "Signature Policy
-/// Options").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum SignaturePolicy {
-    /// Sign every message (with `from` and `seqno`); drop every received
-    /// message that is unsigned or badly signed. The default.
-    #[default]
-    StrictSign,
-    /// Sign our messages; accept unsigned ones, but drop a message whose
-    /// signature is present and wrong. rust-libp2p's floodsub never signs,
-    /// so this is the setting that talks to it (the spec's `LaxSign`).
-    Lax,
-    /// Neither sign nor origin-stamp (no `from`, `seqno`, `signature`,
-    /// `key`); drop messages that carry them. Messages are known by a hash
-    /// of their topics and data.
-    StrictNoSign,
-}
+use strata_pubsub::{MessageIdFn, SignaturePolicy};
 
 /// Configuration of [`crate::Floodsub`].
 #[derive(Clone, Debug)]
@@ -29,9 +14,12 @@ pub struct Config {
     pub(crate) max_topics_per_peer: usize,
     pub(crate) seen_ttl: Duration,
     pub(crate) seen_capacity: usize,
+    pub(crate) seen_max_bytes: usize,
     pub(crate) subscriber_capacity: usize,
     pub(crate) peer_queue: usize,
+    pub(crate) send_timeout: Duration,
     pub(crate) max_inbound_streams_per_peer: usize,
+    pub(crate) message_id: MessageIdFn,
 }
 
 impl Default for Config {
@@ -43,9 +31,12 @@ impl Default for Config {
             max_topics_per_peer: 1024,
             seen_ttl: Duration::from_mins(2),
             seen_capacity: 100_000,
+            seen_max_bytes: 16 << 20,
             subscriber_capacity: 256,
             peer_queue: 256,
+            send_timeout: Duration::from_secs(10),
             max_inbound_streams_per_peer: 32,
+            message_id: MessageIdFn::default(),
         }
     }
 }
@@ -89,6 +80,32 @@ impl Config {
     #[must_use]
     pub fn with_seen_capacity(mut self, capacity: usize) -> Self {
         self.seen_capacity = capacity.max(1);
+        self
+    }
+
+    /// How much memory the seen-cache may use, ids and bookkeeping.
+    /// Default: 16 MiB (the oldest forgotten first). Message ids embed
+    /// what a peer chose (`from`, `seqno`), so entries alone do not bound it.
+    #[must_use]
+    pub fn with_seen_max_bytes(mut self, bytes: usize) -> Self {
+        self.seen_max_bytes = bytes;
+        self
+    }
+
+    /// How a message's id is computed (for the seen-cache). Default:
+    /// `from ‖ seqno`, SHA-256 of the data for unstamped messages.
+    #[must_use]
+    pub fn with_message_id(mut self, rule: MessageIdFn) -> Self {
+        self.message_id = rule;
+        self
+    }
+
+    /// How long sending one RPC to a peer may take (stream opened,
+    /// negotiated, written). Default: 10 s. Past it the RPC is dropped for
+    /// that peer, and its stream with it.
+    #[must_use]
+    pub fn with_send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
         self
     }
 

@@ -1,17 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
-mod message;
 mod router;
-mod rpc;
-mod seen;
 mod service;
-mod subscription;
 
-pub use config::{Config, SignaturePolicy};
-pub use message::{Message, MessageError, MessageId};
+pub use config::Config;
 pub use service::{Error, Event, Floodsub};
-pub use subscription::Subscription;
+pub use strata_pubsub::{Message, MessageError, MessageId, MessageIdFn, SignaturePolicy, Subscription};
 
 /// The protocol id.
 pub const PROTOCOL: &str = "/floodsub/1.0.0";

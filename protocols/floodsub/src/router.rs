@@ -1,6 +1,7 @@
-//! The floodsub router: who wants which topic, and where each message
+//! The flooding router: who wants which topic, and where each message
 //! goes. A state machine with no I/O: the service feeds it what happens
-//! and carries out the [`Action`]s it returns.
+//! (peers coming and going, RPC bytes, local subscriptions, the time) and
+//! carries out the [`Action`]s it returns. Tested with bytes alone.
 //!
 //! Spec: `libp2p-pubsub.md` (floodsub, "simple flooding pubsub"):
 //!
@@ -10,23 +11,24 @@
 //!   forwarded, as received, to every peer subscribed to any of its topics,
 //!   except the peer it came from and its author.
 //! - The seen-cache makes sure this happens at most once per message.
+//!
+//! The message model (codec, signatures, ids, seen-cache, topic tables)
+//! is `strata-pubsub`'s; this file is only the flooding.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeSet, HashSet},
     time::Instant,
 };
 
 use strata_core::PeerId;
-
-use crate::{
-    Config, Event, Message, MessageId,
-    message::{self, MessageError},
-    rpc::Rpc,
-    seen::SeenCache,
+use strata_pubsub::{
+    Message, MessageIdFn, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange, message, rpc::SubOpts,
 };
 
+use crate::{Config, Event};
+
 /// What the service must do.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Action {
     /// Send an encoded RPC to a peer.
     Send { peer: PeerId, rpc: Vec<u8> },
@@ -36,161 +38,222 @@ pub(crate) enum Action {
     Report(Event),
 }
 
-/// A peer broke a limit: it loses the stream it did it on.
+/// A peer broke a rule: it loses the stream it did it on (the actions
+/// taken before the breach stand).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Violation {
     #[error("malformed RPC")]
     Malformed,
-    #[error("subscribed to more than {0} topics")]
-    TooManyTopics(usize),
+    #[error(transparent)]
+    TooManyTopics(#[from] TooManyTopics),
 }
 
 #[derive(Debug)]
 pub(crate) struct Router {
     config: Config,
-    local: HashMap<String, usize>,
-    peers: HashMap<PeerId, HashSet<String>>,
+    message_id: MessageIdFn,
+    /// Topics someone here is subscribed to.
+    local: BTreeSet<String>,
+    /// Connected peers that were sent our subscriptions (an RPC from a
+    /// peer can arrive before its connection event: it is known to
+    /// `peers` then, but not announced to yet).
+    announced: HashSet<PeerId>,
+    peers: PeerTopics,
     seen: SeenCache,
 }
 
 impl Router {
     pub(crate) fn new(config: Config) -> Self {
-        let seen = SeenCache::new(config.seen_ttl, config.seen_capacity);
-        Self { config, local: HashMap::new(), peers: HashMap::new(), seen }
+        let seen = SeenCache::new(config.seen_ttl, config.seen_capacity, config.seen_max_bytes);
+        let peers = PeerTopics::new(config.max_topics_per_peer);
+        Self {
+            message_id: config.message_id.clone(),
+            config,
+            local: BTreeSet::new(),
+            announced: HashSet::new(),
+            peers,
+            seen,
+        }
     }
 
-    fn announce(topic: &str, subscribe: bool) -> Vec<u8> {
-        Rpc { subscriptions: vec![Rpc::subscription(topic, subscribe)], publish: Vec::new() }.encode()
-    }
-
-    /// A peer connected: tell it our subscriptions.
+    /// A peer connected: tell it our subscriptions (once, however many
+    /// connections it has).
     pub(crate) fn peer_connected(&mut self, peer: PeerId) -> Vec<Action> {
-        self.peers.entry(peer).or_default();
-        let mut topics: Vec<&String> = self.local.keys().collect();
-        if topics.is_empty() {
+        self.peers.add_peer(peer);
+        if !self.announced.insert(peer) || self.local.is_empty() {
             return Vec::new();
         }
-        topics.sort();
-        let subscriptions = topics.into_iter().map(|topic| Rpc::subscription(topic, true)).collect();
-        vec![Action::Send { peer, rpc: Rpc { subscriptions, publish: Vec::new() }.encode() }]
+        let rpc = Rpc::subscriptions(self.local.iter().map(|topic| (topic.as_str(), true))).encode();
+        vec![Action::Send { peer, rpc }]
     }
 
     /// A peer's last connection closed: forget its subscriptions.
     pub(crate) fn peer_disconnected(&mut self, peer: PeerId) -> Vec<Action> {
-        let mut topics: Vec<String> = self.peers.remove(&peer).unwrap_or_default().into_iter().collect();
-        topics.sort();
+        self.announced.remove(&peer);
+        let topics = self.peers.remove_peer(peer);
         topics.into_iter().map(|topic| Action::Report(Event::Unsubscribed { peer, topic })).collect()
     }
 
-    /// A local subscription to `topic` starts; the first is announced.
-    pub(crate) fn subscribe(&mut self, topic: &str) -> Vec<Action> {
-        let count = self.local.entry(topic.to_owned()).or_default();
-        *count += 1;
-        if *count > 1 {
+    /// The first local subscription to `topic` started (`true`) or the
+    /// last ended: tell every peer.
+    pub(crate) fn set_local(&mut self, topic: &str, subscribed: bool) -> Vec<Action> {
+        let changed = if subscribed { self.local.insert(topic.to_owned()) } else { self.local.remove(topic) };
+        if !changed {
             return Vec::new();
         }
-        self.peers.keys().map(|peer| Action::Send { peer: *peer, rpc: Self::announce(topic, true) }).collect()
-    }
-
-    /// A local subscription to `topic` ends; the last is announced.
-    pub(crate) fn unsubscribe(&mut self, topic: &str) -> Vec<Action> {
-        match self.local.get_mut(topic) {
-            Some(count) if *count > 1 => {
-                *count -= 1;
-                Vec::new()
-            }
-            Some(_) => {
-                self.local.remove(topic);
-                self.peers.keys().map(|peer| Action::Send { peer: *peer, rpc: Self::announce(topic, false) }).collect()
-            }
-            None => Vec::new(),
-        }
+        let rpc = Rpc::subscriptions([(topic, subscribed)]).encode();
+        let mut peers: Vec<PeerId> = self.peers.peers().collect();
+        peers.sort();
+        peers.into_iter().map(|peer| Action::Send { peer, rpc: rpc.clone() }).collect()
     }
 
     /// The peers subscribed to `topic`.
     pub(crate) fn peers_of(&self, topic: &str) -> Vec<PeerId> {
-        let mut peers: Vec<PeerId> =
-            self.peers.iter().filter(|(_, topics)| topics.contains(topic)).map(|(peer, _)| *peer).collect();
-        peers.sort();
-        peers
+        self.peers.peers_of(topic)
+    }
+
+    /// How many peers the router tracks.
+    pub(crate) fn peer_count(&self) -> usize {
+        self.peers.len().max(self.announced.len())
     }
 
     /// Sends a message to every peer subscribed to any of `topics`, except
     /// `skip`.
     fn flood(&self, raw: Vec<u8>, topics: &[String], skip: &[PeerId]) -> Vec<Action> {
-        let rpc = Rpc { subscriptions: Vec::new(), publish: vec![raw] }.encode();
+        let rpc = Rpc::messages(vec![raw]).encode();
         let mut targets: Vec<PeerId> = self
             .peers
-            .iter()
-            .filter(|(peer, wanted)| !skip.contains(peer) && topics.iter().any(|topic| wanted.contains(topic)))
-            .map(|(peer, _)| *peer)
+            .peers()
+            .filter(|peer| !skip.contains(peer) && topics.iter().any(|topic| self.peers.is_subscribed(*peer, topic)))
             .collect();
         targets.sort();
         targets.into_iter().map(|peer| Action::Send { peer, rpc: rpc.clone() }).collect()
     }
 
-    /// A message we publish.
-    pub(crate) fn publish(
-        &mut self,
-        raw: Vec<u8>,
-        id: MessageId,
-        topic: &str,
-        local: PeerId,
-        now: Instant,
-    ) -> Vec<Action> {
-        self.seen.insert(id, now);
-        self.flood(raw, &[topic.to_owned()], &[local])
+    /// A message we publish (`raw` on the wire, `message` decoded).
+    pub(crate) fn publish(&mut self, raw: Vec<u8>, message: &Message, local: PeerId, now: Instant) -> Vec<Action> {
+        self.seen.insert(self.message_id.id(message), now);
+        self.flood(raw, &message.topics, &[local])
     }
 
-    /// An RPC from `from`.
-    pub(crate) fn receive(&mut self, from: PeerId, bytes: &[u8], now: Instant) -> Result<Vec<Action>, Violation> {
-        let rpc = Rpc::decode(bytes).map_err(|_| Violation::Malformed)?;
+    /// An RPC from `from`. On a violation, the actions of what came before
+    /// it in the RPC are returned with it.
+    pub(crate) fn receive(&mut self, from: PeerId, bytes: &[u8], now: Instant) -> (Vec<Action>, Option<Violation>) {
+        let Ok(rpc) = Rpc::decode(bytes) else { return (Vec::new(), Some(Violation::Malformed)) };
         let mut actions = Vec::new();
-        for sub in rpc.subscriptions {
-            let (Some(topic), subscribe) = (sub.topic_id, sub.subscribe.unwrap_or(false)) else { continue };
-            let topics = self.peers.entry(from).or_default();
-            if subscribe {
-                if !topics.contains(&topic) && topics.len() >= self.config.max_topics_per_peer {
-                    return Err(Violation::TooManyTopics(self.config.max_topics_per_peer));
-                }
-                if topics.insert(topic.clone()) {
-                    actions.push(Action::Report(Event::Subscribed { peer: from, topic }));
-                }
-            } else if topics.remove(&topic) {
-                actions.push(Action::Report(Event::Unsubscribed { peer: from, topic }));
-            }
+        if let Err(violation) = self.subscriptions(from, rpc.subscriptions, &mut actions) {
+            return (actions, Some(violation));
         }
         for raw in rpc.publish {
-            if raw.len() > self.config.max_message_len + 1024 {
-                tracing::debug!(%from, len = raw.len(), "floodsub: dropping an oversized message");
-                continue;
-            }
-            match message::receive(self.config.policy, &raw) {
-                Ok((message, id)) => {
-                    if message.data.len() > self.config.max_message_len || !self.seen.insert(id, now) {
+            match message::receive(self.config.policy, self.config.max_message_len, &raw) {
+                Ok(message) => {
+                    if !self.seen.insert(self.message_id.id(&message), now) {
                         continue;
                     }
                     let mut skip = vec![from];
                     skip.extend(message.source);
                     actions.extend(self.flood(raw, &message.topics, &skip));
-                    if message.topics.iter().any(|topic| self.local.contains_key(topic)) {
+                    if message.topics.iter().any(|topic| self.local.contains(topic)) {
                         actions.push(Action::Deliver(message));
                     }
                 }
-                Err(error) => Self::dropped(from, &error),
+                Err(error) => tracing::debug!(%from, %error, "floodsub: dropping a message"),
             }
         }
-        Ok(actions)
+        (actions, None)
     }
 
-    fn dropped(from: PeerId, error: &MessageError) {
-        tracing::debug!(%from, %error, "floodsub: dropping a message");
+    fn subscriptions(
+        &mut self,
+        from: PeerId,
+        changes: Vec<SubOpts>,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), Violation> {
+        let report = |changes: Vec<TopicChange>, actions: &mut Vec<Action>| {
+            actions.extend(changes.into_iter().map(|TopicChange { topic, subscribed }| {
+                Action::Report(if subscribed {
+                    Event::Subscribed { peer: from, topic }
+                } else {
+                    Event::Unsubscribed { peer: from, topic }
+                })
+            }));
+        };
+        match self.peers.apply(from, changes) {
+            Ok(applied) => {
+                report(applied, actions);
+                Ok(())
+            }
+            Err(mut error) => {
+                report(std::mem::take(&mut error.applied), actions);
+                Err(error.into())
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use strata_core::Keypair;
+    use strata_pubsub::SignaturePolicy;
+
     use super::*;
+
+    fn rpc_of(raw: Vec<u8>) -> Vec<u8> {
+        Rpc::messages(vec![raw]).encode()
+    }
+
+    fn subscribe(topics: &[&str]) -> Vec<u8> {
+        Rpc::subscriptions(topics.iter().map(|topic| (*topic, true))).encode()
+    }
+
+    #[test]
+    fn a_message_is_delivered_and_flooded_once_except_to_sender_and_author() {
+        let mut router = Router::new(Config::default());
+        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let author = Keypair::ed25519_from_secret([3; 32]);
+        let now = Instant::now();
+        for peer in [a, b, c, author.peer_id()] {
+            router.peer_connected(peer);
+            assert!(router.receive(peer, &subscribe(&["t"]), now).1.is_none());
+        }
+        router.set_local("t", true);
+        assert!(router.peer_connected(a).is_empty(), "announced once");
+        let (raw, _) =
+            message::publish(SignaturePolicy::StrictSign, author.peer_id(), |m| author.sign(m), 1, "t", b"x");
+        let (actions, violation) = router.receive(a, &rpc_of(raw.clone()), now);
+        assert!(violation.is_none());
+        let sent_to: Vec<PeerId> = actions
+            .iter()
+            .filter_map(|action| if let Action::Send { peer, .. } = action { Some(*peer) } else { None })
+            .collect();
+        let mut expected = vec![b, c];
+        expected.sort();
+        assert_eq!(sent_to, expected);
+        assert!(actions.iter().any(|action| matches!(action, Action::Deliver(m) if m.data == b"x")));
+        assert!(router.receive(b, &rpc_of(raw), now).0.is_empty(), "seen already");
+    }
+
+    #[test]
+    fn a_peer_heard_from_before_its_connection_event_is_still_announced_to() {
+        let mut router = Router::new(Config::default());
+        router.set_local("t", true);
+        let peer = PeerId::random();
+        assert!(router.receive(peer, &subscribe(&["t"]), Instant::now()).1.is_none());
+        let announced = router.peer_connected(peer);
+        assert_eq!(announced, [Action::Send { peer, rpc: subscribe(&["t"]) }]);
+    }
+
+    #[test]
+    fn too_many_topics_reports_what_was_applied() {
+        let mut router = Router::new(Config::default().with_max_topics_per_peer(2));
+        let peer = PeerId::random();
+        let (actions, violation) = router.receive(peer, &subscribe(&["a", "b", "c"]), Instant::now());
+        assert!(matches!(violation, Some(Violation::TooManyTopics(_))));
+        assert_eq!(actions.len(), 2, "a and b are reported: {actions:?}");
+        assert_eq!(router.peers_of("b"), [peer]);
+    }
 
     #[test]
     fn arbitrary_rpcs_never_panic() {

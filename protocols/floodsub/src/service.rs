@@ -2,30 +2,28 @@
 //!
 //! ```text
 //! inbound "/floodsub/1.0.0" streams ──read RPCs until closed──▶ Router ──▶ Actions
-//! Actions: Send ──▶ the peer's writer task ──▶ its outbound stream
-//!          Deliver ──▶ local Subscriptions     Report ──▶ event subscribers
+//! Actions: Send ──▶ pubsub Writers (a task per peer) ──▶ the streams the peer reads
+//!          Deliver ──▶ local Subscribers      Report ──▶ event subscribers
 //! ```
 //!
-//! **Outbound streams.** The spec wants one long-lived outbound stream per
-//! peer, and js-libp2p holds peers to it (it resets a second inbound
-//! stream). rust-libp2p's floodsub instead reads only the first RPC of
-//! each inbound stream and drops the stream, and its mplex sends the reset
-//! only with its next frame: later RPCs vanish without a sign. So each
-//! peer's writer starts with one long-lived stream and switches the peer to
-//! a new stream per RPC as soon as it shows that it works that way: its own
-//! inbound streams carry one RPC each, or identify names it
-//! `rust-libp2p/…`, or it resets our stream. On the switch, the RPCs that
-//! followed the first on the old stream are sent again (the seen-cache
-//! makes any repeat harmless).
+//! **One lock.** Everything the service keeps (the router, local
+//! subscribers, the per-peer writers, inbound stream counts) is one
+//! [`State`] behind one mutex. The rule: the lock is never held across an
+//! `.await`, and nothing done under it waits (queues are `try_send`, tasks
+//! are spawned), so taking it is always brief and never deadlocks. Actions
+//! are carried out under the lock that produced them, so they happen in
+//! the router's order.
 //!
 //! **Inbound streams** are read until the remote closes them, however many
 //! RPCs they carry (one, as rust-libp2p sends, or a whole session), then
 //! closed gracefully on our side too, so that the remote never sees its
 //! outbound stream fail (rust-libp2p closes the connection when one does).
-//! A stream that breaks a limit is dropped; the connection stays.
+//! How many RPCs each carried tells the writers how the peer reads
+//! (`strata_pubsub::writer`). A stream that breaks a limit is dropped; the
+//! connection stays.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::HashMap,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicU64, Ordering},
@@ -35,13 +33,11 @@ use std::{
 
 use strata_core::{PeerId, framing};
 use strata_host::{Host, Stream};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf},
-    sync::{broadcast, mpsc},
-};
+use strata_pubsub::{Subscribers, Subscription, WriterConfig, Writers, message};
+use tokio::{io::AsyncWriteExt, sync::broadcast};
 
 use crate::{
-    Config, Message, PROTOCOL, Subscription, message,
+    Config, PROTOCOL,
     router::{Action, Router},
 };
 
@@ -82,29 +78,21 @@ pub enum Event {
     },
 }
 
-/// How many RPCs after the first on a long-lived stream are kept for
-/// resending should the remote reset it.
-const RESEND_WINDOW: usize = 64;
-
-/// The local subscribers of each topic, each with its id.
-type Subscribers = HashMap<String, Vec<(u64, mpsc::Sender<Message>)>>;
-
-pub(crate) struct Shared {
-    host: Host,
-    config: Config,
-    router: Mutex<Router>,
-    subscribers: Mutex<Subscribers>,
-    writers: Mutex<HashMap<PeerId, mpsc::Sender<Vec<u8>>>>,
-    inbound: Mutex<HashMap<PeerId, usize>>,
-    /// Peers seen sending one RPC per stream.
-    one_rpc_per_stream: Mutex<std::collections::HashSet<PeerId>>,
-    events: broadcast::Sender<Event>,
-    seqno: AtomicU64,
-    next_subscriber: AtomicU64,
+/// Everything the service keeps, behind one lock (see the module docs).
+struct State {
+    router: Router,
+    subscribers: Subscribers,
+    writers: Writers,
+    /// Open inbound streams per peer, bounded by the config.
+    inbound: HashMap<PeerId, usize>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+struct Shared {
+    host: Host,
+    config: Config,
+    state: Mutex<State>,
+    events: broadcast::Sender<Event>,
+    seqno: AtomicU64,
 }
 
 /// The floodsub service of a host. Cheap to clone.
@@ -123,25 +111,29 @@ impl Floodsub {
         if let Err(error) = getrandom::fill(&mut start) {
             tracing::warn!(%error, "floodsub: no random start for sequence numbers");
         }
+        let writers = Writers::new(WriterConfig {
+            protocols: &[PROTOCOL],
+            queue_len: config.peer_queue,
+            send_timeout: config.send_timeout,
+        });
+        let state = State {
+            router: Router::new(config.clone()),
+            subscribers: Subscribers::default(),
+            writers,
+            inbound: HashMap::new(),
+        };
         let shared = Arc::new(Shared {
             host: host.clone(),
-            router: Mutex::new(Router::new(config.clone())),
             config,
-            subscribers: Mutex::new(HashMap::new()),
-            writers: Mutex::new(HashMap::new()),
-            inbound: Mutex::new(HashMap::new()),
-            one_rpc_per_stream: Mutex::new(std::collections::HashSet::new()),
+            state: Mutex::new(state),
             events: broadcast::channel(1024).0,
             seqno: AtomicU64::new(u64::from_be_bytes(start) >> 1),
-            next_subscriber: AtomicU64::new(0),
         });
         let serving = Arc::clone(&shared);
         host.handle(PROTOCOL, move |stream| read_inbound(Arc::clone(&serving), stream))?;
-        let following = Arc::clone(&shared);
-        host.spawn(follow(following));
+        host.spawn(follow(Arc::clone(&shared)));
         for peer in host.connected_peers() {
-            let actions = lock(&shared.router).peer_connected(peer);
-            shared.apply(actions);
+            shared.peer_connected(peer);
         }
         Ok(Self { shared })
     }
@@ -149,12 +141,19 @@ impl Floodsub {
     /// Subscribes to `topic`: the messages published to it arrive on the
     /// returned [`Subscription`]; dropping it unsubscribes.
     pub fn subscribe(&self, topic: &str) -> Subscription {
-        let (sender, receiver) = mpsc::channel(self.shared.config.subscriber_capacity);
-        let id = self.shared.next_subscriber.fetch_add(1, Ordering::Relaxed);
-        lock(&self.shared.subscribers).entry(topic.to_owned()).or_default().push((id, sender));
-        let actions = lock(&self.shared.router).subscribe(topic);
-        self.shared.apply(actions);
-        Subscription::new(topic.to_owned(), id, receiver, Arc::clone(&self.shared))
+        let receiver = {
+            let mut state = self.shared.lock();
+            let (id, receiver, first) = state.subscribers.add(topic, self.shared.config.subscriber_capacity);
+            if first {
+                let actions = state.router.set_local(topic, true);
+                self.shared.apply(&mut state, actions);
+            }
+            (id, receiver)
+        };
+        let (id, receiver) = receiver;
+        let shared = Arc::clone(&self.shared);
+        let owned = topic.to_owned();
+        Subscription::new(topic.to_owned(), receiver, move || shared.unsubscribe(&owned, id))
     }
 
     /// Publishes `data` to `topic` (subscribed or not); it goes to every
@@ -167,22 +166,30 @@ impl Floodsub {
         }
         let host = &self.shared.host;
         let seqno = self.shared.seqno.fetch_add(1, Ordering::Relaxed);
-        let (raw, id) =
+        let (raw, message) =
             message::publish(self.shared.config.policy, host.peer_id(), |bytes| host.sign(bytes), seqno, topic, data);
-        let actions = lock(&self.shared.router).publish(raw, id, topic, host.peer_id(), Instant::now());
-        self.shared.apply(actions);
+        let mut state = self.shared.lock();
+        let actions = state.router.publish(raw, &message, host.peer_id(), Instant::now());
+        self.shared.apply(&mut state, actions);
         Ok(())
     }
 
     /// The peers subscribed to `topic`.
     pub fn peers(&self, topic: &str) -> Vec<PeerId> {
-        lock(&self.shared.router).peers_of(topic)
+        self.shared.lock().router.peers_of(topic)
     }
 
     /// A new subscription to the service's events (peers subscribing and
     /// leaving).
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.shared.events.subscribe()
+    }
+
+    /// How many peers the service keeps state for (router entries and
+    /// writers): zero once every peer has left.
+    pub fn tracked_peers(&self) -> usize {
+        let state = self.shared.lock();
+        state.router.peer_count().max(state.writers.len()).max(state.inbound.len())
     }
 }
 
@@ -193,11 +200,20 @@ impl std::fmt::Debug for Floodsub {
 }
 
 impl Shared {
-    fn apply(self: &Arc<Self>, actions: Vec<Action>) {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Carries out `actions`, under the lock that produced them.
+    fn apply(&self, state: &mut State, actions: Vec<Action>) {
         for action in actions {
             match action {
-                Action::Send { peer, rpc } => self.send(peer, rpc),
-                Action::Deliver(message) => self.deliver(&message),
+                Action::Send { peer, rpc } => {
+                    if let Err(error) = state.writers.send(&self.host, peer, rpc) {
+                        tracing::debug!(%peer, %error, "floodsub: RPC dropped");
+                    }
+                }
+                Action::Deliver(message) => state.subscribers.deliver(&message),
                 Action::Report(event) => {
                     let _ = self.events.send(event);
                 }
@@ -205,55 +221,39 @@ impl Shared {
         }
     }
 
-    fn deliver(&self, message: &Message) {
-        let subscribers = lock(&self.subscribers);
-        for topic in &message.topics {
-            for (_, sender) in subscribers.get(topic).into_iter().flatten() {
-                if sender.try_send(message.clone()).is_err() {
-                    tracing::debug!(%topic, "floodsub: a subscriber is full or gone; message dropped for it");
-                }
-            }
+    fn peer_connected(&self, peer: PeerId) {
+        let mut state = self.lock();
+        state.writers.add_peer(peer);
+        let actions = state.router.peer_connected(peer);
+        self.apply(&mut state, actions);
+    }
+
+    fn peer_disconnected(&self, peer: PeerId) {
+        let mut state = self.lock();
+        state.writers.remove(peer);
+        let actions = state.router.peer_disconnected(peer);
+        self.apply(&mut state, actions);
+    }
+
+    /// Subscriber `id` of `topic` went; the last one is announced.
+    fn unsubscribe(&self, topic: &str, id: u64) {
+        let mut state = self.lock();
+        if state.subscribers.remove(topic, id) {
+            let actions = state.router.set_local(topic, false);
+            self.apply(&mut state, actions);
         }
     }
 
-    fn send(self: &Arc<Self>, peer: PeerId, rpc: Vec<u8>) {
-        if !self.host.is_connected(peer) {
-            return;
+    /// Handles one inbound RPC; `false` if the peer broke a rule.
+    fn receive(&self, peer: PeerId, rpc: &[u8]) -> bool {
+        let mut state = self.lock();
+        let (actions, violation) = state.router.receive(peer, rpc, Instant::now());
+        self.apply(&mut state, actions);
+        if let Some(violation) = violation {
+            tracing::debug!(%peer, %violation, "floodsub: dropping the stream of a misbehaving peer");
+            return false;
         }
-        let mut writers = lock(&self.writers);
-        let sender = writers.entry(peer).or_insert_with(|| {
-            let (sender, receiver) = mpsc::channel(self.config.peer_queue);
-            self.host.spawn(write_outbound(Arc::clone(self), peer, receiver));
-            sender
-        });
-        if sender.try_send(rpc).is_err() {
-            tracing::debug!(%peer, "floodsub: the peer's queue is full; RPC dropped");
-        }
-    }
-
-    /// Whether `peer` reads one RPC per stream (see the module docs).
-    fn wants_stream_per_rpc(&self, peer: PeerId) -> bool {
-        lock(&self.one_rpc_per_stream).contains(&peer)
-            || self
-                .host
-                .peer_info(peer)
-                .and_then(|info| info.agent_version)
-                .is_some_and(|agent| agent.starts_with("rust-libp2p/"))
-    }
-
-    /// Called when the last local subscriber of `topic` with id `id` goes.
-    pub(crate) fn unsubscribe(self: &Arc<Self>, topic: &str, id: u64) {
-        {
-            let mut subscribers = lock(&self.subscribers);
-            if let Some(list) = subscribers.get_mut(topic) {
-                list.retain(|(other, _)| *other != id);
-                if list.is_empty() {
-                    subscribers.remove(topic);
-                }
-            }
-        }
-        let actions = lock(&self.router).unsubscribe(topic);
-        self.apply(actions);
+        true
     }
 }
 
@@ -263,18 +263,9 @@ async fn follow(shared: Arc<Shared>) {
     let mut events = shared.host.events();
     loop {
         match events.recv().await {
-            Ok(strata_host::Event::ConnectionEstablished { peer, .. }) => {
-                let new = !lock(&shared.writers).contains_key(&peer);
-                if new {
-                    let actions = lock(&shared.router).peer_connected(peer);
-                    shared.apply(actions);
-                }
-            }
+            Ok(strata_host::Event::ConnectionEstablished { peer, .. }) => shared.peer_connected(peer),
             Ok(strata_host::Event::ConnectionClosed { peer, .. }) if !shared.host.is_connected(peer) => {
-                lock(&shared.writers).remove(&peer);
-                lock(&shared.one_rpc_per_stream).remove(&peer);
-                let actions = lock(&shared.router).peer_disconnected(peer);
-                shared.apply(actions);
+                shared.peer_disconnected(peer);
             }
             Err(broadcast::error::RecvError::Closed) => return,
             _ => {}
@@ -286,33 +277,35 @@ async fn follow(shared: Arc<Shared>) {
 async fn read_inbound(shared: Arc<Shared>, mut stream: Stream) -> std::io::Result<()> {
     let peer = stream.peer();
     {
-        let mut inbound = lock(&shared.inbound);
-        let count = inbound.entry(peer).or_default();
+        let mut state = shared.lock();
+        let count = state.inbound.entry(peer).or_default();
         if *count >= shared.config.max_inbound_streams_per_peer {
             tracing::debug!(%peer, "floodsub: too many inbound streams from one peer; dropping one");
             return Ok(());
         }
         *count += 1;
+        if shared.host.is_connected(peer) {
+            // Evidence of how the peer uses streams may come before the
+            // connection event does.
+            state.writers.add_peer(peer);
+        }
     }
     let mut rpcs = 0usize;
+    let mut ended = false;
     let outcome = loop {
         match framing::try_read_length_prefixed(&mut stream, shared.config.max_rpc_len).await {
             Ok(Some(rpc)) => {
                 rpcs += 1;
-                let actions = lock(&shared.router).receive(peer, &rpc, Instant::now());
-                match actions {
-                    Ok(actions) => shared.apply(actions),
-                    Err(violation) => {
-                        tracing::debug!(%peer, %violation, "floodsub: dropping the stream of a misbehaving peer");
-                        break Ok(());
-                    }
+                if rpcs == 2 {
+                    shared.lock().writers.inbound_stream_is_long_lived(peer);
+                }
+                if !shared.receive(peer, &rpc) {
+                    break Ok(());
                 }
             }
             // The remote is done: close our side too (a graceful end).
             Ok(None) => {
-                if rpcs == 1 {
-                    lock(&shared.one_rpc_per_stream).insert(peer);
-                }
+                ended = true;
                 break stream.shutdown().await;
             }
             Err(error) => {
@@ -321,104 +314,17 @@ async fn read_inbound(shared: Arc<Shared>, mut stream: Stream) -> std::io::Resul
             }
         }
     };
-    let mut inbound = lock(&shared.inbound);
-    if let Some(count) = inbound.get_mut(&peer) {
+    let mut state = shared.lock();
+    let mut others_open = 0;
+    if let Some(count) = state.inbound.get_mut(&peer) {
         *count -= 1;
+        others_open = *count;
         if *count == 0 {
-            inbound.remove(&peer);
+            state.inbound.remove(&peer);
         }
+    }
+    if ended {
+        state.writers.inbound_stream_ended(peer, rpcs, others_open);
     }
     outcome
-}
-
-/// Whether the remote closed or reset a stream we only write to: waits for
-/// the read side to end.
-async fn closed_by_remote(reader: &mut Option<ReadHalf<Stream>>) {
-    let Some(read) = reader.as_mut() else { return std::future::pending().await };
-    let mut sink = [0u8; 64];
-    while let Ok(n) = read.read(&mut sink).await {
-        if n == 0 {
-            break;
-        }
-    }
-}
-
-/// Writes one RPC on a fresh stream and closes it.
-async fn send_on_new_stream(shared: &Shared, peer: PeerId, rpc: &[u8]) -> Result<(), String> {
-    let mut stream = shared.host.open_stream(peer, &[PROTOCOL]).await.map_err(|e| e.to_string())?;
-    framing::write_length_prefixed(&mut stream, rpc).await.map_err(|e| e.to_string())?;
-    stream.shutdown().await.map_err(|e| e.to_string())
-}
-
-/// The remote reset our long-lived stream: from now on one stream per RPC,
-/// starting with the RPCs that followed the first on the reset stream.
-async fn switch_to_per_rpc(shared: &Shared, peer: PeerId, unread: VecDeque<Vec<u8>>) {
-    tracing::debug!(%peer, resending = unread.len(), "floodsub: the peer resets streams; one stream per RPC");
-    for rpc in unread {
-        if let Err(error) = send_on_new_stream(shared, peer, &rpc).await {
-            tracing::debug!(%peer, %error, "floodsub: resending failed");
-        }
-    }
-}
-
-/// The task that writes RPCs to one peer. See the module documentation.
-async fn write_outbound(shared: Arc<Shared>, peer: PeerId, mut queue: mpsc::Receiver<Vec<u8>>) {
-    let mut per_rpc = false;
-    let (mut reader, mut writer): (Option<ReadHalf<Stream>>, Option<WriteHalf<Stream>>) = (None, None);
-    let mut after_first: VecDeque<Vec<u8>> = VecDeque::new();
-    let mut sent_on_stream = 0usize;
-    loop {
-        let rpc = tokio::select! {
-            rpc = queue.recv() => match rpc {
-                Some(rpc) => rpc,
-                None => return, // the peer left
-            },
-            () = closed_by_remote(&mut reader) => {
-                (reader, writer, per_rpc) = (None, None, true);
-                switch_to_per_rpc(&shared, peer, std::mem::take(&mut after_first)).await;
-                continue;
-            }
-        };
-        if !per_rpc && sent_on_stream > 0 && shared.wants_stream_per_rpc(peer) {
-            (reader, writer, per_rpc) = (None, None, true);
-            switch_to_per_rpc(&shared, peer, std::mem::take(&mut after_first)).await;
-        }
-        if per_rpc {
-            if let Err(error) = send_on_new_stream(&shared, peer, &rpc).await {
-                tracing::debug!(%peer, %error, "floodsub: sending failed");
-            }
-            continue;
-        }
-        if writer.is_none() {
-            match shared.host.open_stream(peer, &[PROTOCOL]).await {
-                Ok(stream) => {
-                    let (read, write) = tokio::io::split(stream);
-                    (reader, writer) = (Some(read), Some(write));
-                    after_first.clear();
-                    sent_on_stream = 0;
-                }
-                Err(error) => {
-                    tracing::debug!(%peer, %error, "floodsub: cannot open a stream; RPC dropped");
-                    continue;
-                }
-            }
-        }
-        let Some(write) = writer.as_mut() else { continue };
-        if let Err(error) = framing::write_length_prefixed(write, &rpc).await {
-            // Most often the remote reset the stream before we saw it: the
-            // same as above, this RPC included.
-            tracing::debug!(%peer, %error, "floodsub: writing failed");
-            (reader, writer, per_rpc) = (None, None, true);
-            after_first.push_back(rpc);
-            switch_to_per_rpc(&shared, peer, std::mem::take(&mut after_first)).await;
-            continue;
-        }
-        sent_on_stream += 1;
-        if sent_on_stream > 1 {
-            after_first.push_back(rpc);
-            if after_first.len() > RESEND_WINDOW {
-                after_first.pop_front();
-            }
-        }
-    }
 }

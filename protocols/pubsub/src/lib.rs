@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+
+pub mod message;
+pub mod rpc;
+pub mod seen;
+pub mod signing;
+pub mod topics;
+pub mod writer;
+
+pub use message::{MAX_SEQNO_LEN, Message, MessageError, MessageId, MessageIdFn};
+pub use rpc::Rpc;
+pub use seen::SeenCache;
+pub use signing::{SignatureError, SignaturePolicy};
+pub use topics::{PeerTopics, Subscribers, Subscription, TooManyTopics, TopicChange};
+pub use writer::{SendError, StreamStyle, WriterConfig, Writers};
