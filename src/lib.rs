@@ -12,8 +12,8 @@ pub use strata_ping as ping;
 pub use strata_pubsub as pubsub;
 pub use strata_tcp as tcp;
 
-/// A host builder with the default layers: TCP, Noise, mplex.
-pub type Builder = strata_host::Builder<tcp::TcpTransport, noise::Config, mplex::Config>;
+/// A host builder.
+pub type Builder = strata_host::Builder;
 
 /// Starts building a host with this identity over the default layers (TCP
 /// transport, Noise security, mplex multiplexing), each with its default

@@ -204,7 +204,8 @@ async fn a_dial_with_the_wrong_peer_id_is_refused() {
     let impostor = PeerId::random();
     let addr = server.listen_addrs()[0].clone().with_p2p(impostor).unwrap();
     let err = within(client.dial(addr)).await.unwrap_err();
-    let strata::host::Error::Security(source) = &err else { panic!("{err}") };
+    let strata::host::Error::Dial(cause) = &err else { panic!("{err}") };
+    let strata::host::Error::Security(source) = cause.as_ref() else { panic!("{err}") };
     assert!(
         matches!(source.downcast_ref::<strata::noise::Error>(), Some(strata::noise::Error::PeerIdMismatch { expected, .. }) if *expected == impostor),
         "{err}"

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod byte_stream;
+pub mod connection;
 pub mod error;
 pub mod framing;
 pub mod identity;
@@ -14,6 +15,7 @@ pub mod transport;
 pub mod varint;
 
 pub use byte_stream::ByteStream;
+pub use connection::{ConnectionListener, ConnectionSource};
 pub use error::{Error, Result};
 pub use identity::{KeyType, Keypair, PublicKey};
 pub use multiaddr::Multiaddr;

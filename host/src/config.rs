@@ -12,6 +12,7 @@ pub struct Config {
     pub(crate) max_pending_upgrades: usize,
     pub(crate) max_pending_dials: usize,
     pub(crate) event_capacity: usize,
+    pub(crate) lifecycle_capacity: usize,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) max_peers: usize,
     pub(crate) max_addrs_per_peer: usize,
@@ -27,6 +28,7 @@ impl Default for Config {
             max_pending_upgrades: 64,
             max_pending_dials: 64,
             event_capacity: 1024,
+            lifecycle_capacity: 256,
             shutdown_timeout: Duration::from_secs(5),
             max_peers: 10_000,
             max_addrs_per_peer: 32,
@@ -86,6 +88,15 @@ impl Config {
     #[must_use]
     pub fn with_event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// How many connection events wait in each protocol's
+    /// [`crate::Lifecycle`] before the host waits for it (back-pressure,
+    /// never loss). Default: 256.
+    #[must_use]
+    pub fn with_lifecycle_capacity(mut self, capacity: usize) -> Self {
+        self.lifecycle_capacity = capacity.max(1);
         self
     }
 

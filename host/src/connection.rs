@@ -2,21 +2,33 @@
 //! negotiates each one's protocol against the host's handlers, and runs the
 //! handler in a task of its own. When the connection ends (or the host
 //! shuts down) it closes the connection and reports it.
+//!
+//! Logs: the task runs in the connection's span (peer, id, remote
+//! address); each stream's handler in a `stream` span (protocol) inside
+//! it, so logs read as a tree.
 
 use std::sync::Arc;
 
 use strata_core::{Multiaddr, PeerId, multistream};
+use tracing::Instrument as _;
 
 use crate::{
     ConnectionId, Error, Stream,
     host::Inner,
-    stack::{BoxStream, Muxed},
+    source::{BoxStream, Muxed},
 };
 
-/// Starts the task of connection `id`.
-pub(crate) fn spawn(inner: Arc<Inner>, id: ConnectionId, peer: PeerId, remote_addr: Multiaddr, muxed: Arc<dyn Muxed>) {
+/// Starts the task of connection `id`, in `span`.
+pub(crate) fn spawn(
+    inner: Arc<Inner>,
+    id: ConnectionId,
+    peer: PeerId,
+    remote_addr: Multiaddr,
+    muxed: Arc<dyn Muxed>,
+    span: tracing::Span,
+) {
     let tasks = inner.tasks.clone();
-    tasks.spawn(async move {
+    let task = async move {
         loop {
             let accepted = tokio::select! {
                 () = inner.shutdown.cancelled() => break,
@@ -26,47 +38,53 @@ pub(crate) fn spawn(inner: Arc<Inner>, id: ConnectionId, peer: PeerId, remote_ad
                 Ok(Some(stream)) => serve(Arc::clone(&inner), id, peer, remote_addr.clone(), stream),
                 Ok(None) => break,
                 Err(error) => {
-                    tracing::debug!(%peer, ?id, %error, "host: connection failed");
+                    tracing::debug!(%error, "connection failed");
                     break;
                 }
             }
         }
         if let Err(error) = muxed.close().await {
-            tracing::debug!(%peer, ?id, %error, "host: closing the connection failed");
+            tracing::debug!(%error, "closing the connection failed");
         }
-        inner.remove_connection(id);
-    });
+        inner.remove_connection(id).await;
+    };
+    tasks.spawn(task.instrument(span));
 }
 
 /// Negotiates an inbound stream and hands it to its handler, in a task.
 fn serve(inner: Arc<Inner>, id: ConnectionId, peer: PeerId, remote_addr: Multiaddr, mut io: BoxStream) {
     let tasks = inner.tasks.clone();
-    tasks.spawn(async move {
+    let task = async move {
         let protocols = inner.protocols();
         let timeout = inner.config.negotiation_timeout;
         let negotiation = tokio::time::timeout(timeout, multistream::listener_select(&mut io, &protocols));
         let protocol = match negotiation.await {
             Ok(Ok(protocol)) => protocol.clone(),
             Ok(Err(error)) => {
-                tracing::debug!(%peer, %error, "host: inbound stream negotiation failed");
+                tracing::debug!(%error, "inbound stream negotiation failed");
                 return;
             }
             Err(_) => {
-                tracing::debug!(%peer, error = %Error::Timeout("stream negotiation", timeout), "host: inbound stream dropped");
+                tracing::debug!(error = %Error::Timeout("stream negotiation", timeout), "inbound stream dropped");
                 return;
             }
         };
         let Some(handler) = inner.handler(&protocol) else {
             return; // removed in the meantime
         };
+        let span = tracing::debug_span!("stream", %protocol);
         let stream = Stream::new(io, Arc::from(protocol.as_str()), peer, id, remote_addr);
-        tokio::select! {
-            () = inner.shutdown.cancelled() => {}
-            outcome = handler(stream) => {
-                if let Err(error) = outcome {
-                    tracing::debug!(%peer, %protocol, %error, "host: handler failed");
+        let run = async {
+            tokio::select! {
+                () = inner.shutdown.cancelled() => {}
+                outcome = handler(stream) => {
+                    if let Err(error) = outcome {
+                        tracing::debug!(%error, "handler failed");
+                    }
                 }
             }
-        }
-    });
+        };
+        run.instrument(span).await;
+    };
+    tasks.spawn(task.in_current_span());
 }

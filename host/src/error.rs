@@ -19,6 +19,10 @@ pub enum Error {
     #[error("no transport can serve {0}")]
     UnsupportedAddress(Multiaddr),
 
+    /// A dial failed (the reason inside, shared with `Event::DialFailed`).
+    #[error("dial failed: {0}")]
+    Dial(#[source] std::sync::Arc<Error>),
+
     /// The transport failed to dial, listen or accept.
     #[error("transport error: {0}")]
     Transport(#[source] BoxError),
@@ -57,6 +61,16 @@ pub enum Error {
 impl Error {
     pub(crate) fn transport(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Transport(Box::new(error))
+    }
+
+    /// An error of a connection source: kept as it is when it is already
+    /// the host's (the [`crate::Upgrader`]'s), else a transport error.
+    pub(crate) fn source(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let boxed: BoxError = Box::new(error);
+        match boxed.downcast::<Self>() {
+            Ok(error) => *error,
+            Err(other) => Self::Transport(other),
+        }
     }
 
     pub(crate) fn security(error: impl std::error::Error + Send + Sync + 'static) -> Self {

@@ -1,8 +1,13 @@
 //! What a host reports: connections coming and going, listen addresses,
 //! failures. Any number of subscribers follow them
-//! ([`crate::Host::events`]).
+//! ([`crate::Host::events`]); the stream is lossy (a broadcast), so
+//! protocols follow connections with [`crate::Host::lifecycle`] instead.
+
+use std::sync::Arc;
 
 use strata_core::{Endpoint, Multiaddr, PeerId};
+
+use crate::Error;
 
 /// A host's name for one connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,13 +52,13 @@ pub enum Event {
         /// The address dialed.
         addr: Multiaddr,
         /// Why.
-        error: String,
+        error: Arc<Error>,
     },
     /// An inbound connection failed before it was established.
     InboundFailed {
         /// Where it came from.
         remote_addr: Multiaddr,
         /// Why.
-        error: String,
+        error: Arc<Error>,
     },
 }

@@ -1,20 +1,32 @@
 //! `Host`: a cheap, cloneable handle to a running node.
 //!
 //! ```text
-//!            Host (handle, Clone) ──▶ Inner ── stack: transport + security + muxer
-//!                                          ├─ connections, by id and by peer
-//!                                          ├─ handlers, by protocol id
-//!                                          ├─ events (broadcast)
-//!                                          └─ tasks: listeners, upgrades, connections, streams
+//!   Host (user handle, Clone) ─┐        WeakHost (for services: does not keep the host running)
+//!                              ▼          │
+//!                       DropGuard ──▶ Inner ◀┘
+//!                                       ├─ sources: connection sources, picked by address
+//!                                       ├─ state (one std mutex): connection table + lifecycle queues,
+//!                                       │    handlers by protocol id, listen addresses
+//!                                       ├─ order (async mutex): one connection change delivered at a time
+//!                                       ├─ peer store, events (broadcast, lossy), limits
+//!                                       └─ tasks + shutdown token: listeners, upgrades, connections, streams
 //! ```
 //!
-//! Every task the host starts is tracked and listens to one cancellation
-//! token, so [`Host::shutdown`] stops listeners, closes connections (which
-//! resets their streams) and joins every task; dropping the last handle
-//! starts the same in the background.
+//! **Who may touch what.** `state` is locked briefly and never across an
+//! `.await`. `order` is held from a connection-table change until every
+//! lifecycle queue has the event (see `lifecycle.rs`); only
+//! [`Inner::add_connection`] and [`Inner::remove_connection`] take it.
+//! Tasks hold `Arc<Inner>`, never a [`Host`]: only user handles keep the
+//! host running.
+//!
+//! **Shutdown.** Every task listens to one cancellation token.
+//! [`Host::shutdown`] (or dropping the last user handle) cancels it, closes
+//! the task tracker, and drops the handlers and lifecycle queues, so the
+//! services they hold (which hold the host weakly) are released too;
+//! `shutdown` then waits for every task to end.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     future::Future,
     io,
     sync::{
@@ -25,48 +37,83 @@ use std::{
 };
 
 use strata_core::{
-    Endpoint, Keypair, Multiaddr, PeerId, PublicKey, SecurityUpgrade, StreamMuxer, Transport, multiaddr::Component,
-    multistream,
+    ConnectionSource, Endpoint, Keypair, Multiaddr, PeerId, PublicKey, SecurityUpgrade, StreamMuxer, Transport,
+    multiaddr::Component, multistream,
 };
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument as _;
 
 use crate::{
-    Config, ConnectionId, Error, Event, Protocol, Result, Stream, connection, listener,
+    Config, ConnectionId, Error, Event, Lifecycle, Protocol, Result, Stream, Upgrader, connection,
+    connections::{Entry, Table},
+    lifecycle, listener,
     peer_store::{PeerInfo, PeerStore},
     protocol::{self, Handler},
-    stack::{Layers, Muxed, Stack, Upgraded},
+    source::{Source, Upgraded},
 };
 
-/// A running node. Clone it freely: every clone is the same host.
+/// A running node. Clone it freely: every clone is the same host, and the
+/// host runs until [`Host::shutdown`] or until the last clone is dropped.
 #[derive(Clone)]
 pub struct Host {
     pub(crate) inner: Arc<Inner>,
-    _guard: Arc<DropGuard>,
+    /// `None` in a [`WeakHost`]: only user handles keep the host running.
+    _guard: Option<Arc<DropGuard>>,
 }
 
-/// Shuts the host down when the last user-facing handle goes (tasks hold
-/// `Inner`, not this).
-struct DropGuard(CancellationToken);
+/// A handle for services (protocols) to keep: every method of [`Host`]
+/// through `Deref`, but it does not keep the host running. A protocol
+/// that stored a full `Host` in a handler the host owns would keep the
+/// host alive for ever.
+#[derive(Clone)]
+pub struct WeakHost(Host);
 
-impl Drop for DropGuard {
-    fn drop(&mut self) {
-        self.0.cancel();
+impl std::ops::Deref for WeakHost {
+    type Target = Host;
+
+    fn deref(&self) -> &Host {
+        &self.0
     }
 }
 
-/// One established connection.
-pub(crate) struct ConnectionEntry {
-    pub(crate) peer: PeerId,
-    pub(crate) endpoint: Endpoint,
-    pub(crate) remote_addr: Multiaddr,
-    pub(crate) muxed: Arc<dyn Muxed>,
+impl WeakHost {
+    /// Waits until the host has shut down and every task of it has ended
+    /// (bounded by nothing: wrap it in a timeout).
+    pub async fn terminated(&self) {
+        self.0.inner.shutdown.cancelled().await;
+        self.0.inner.tasks.wait().await;
+    }
+
+    /// Whether the host is shut down (or shutting down).
+    pub fn is_shut_down(&self) -> bool {
+        self.0.inner.shutdown.is_cancelled()
+    }
 }
 
+impl std::fmt::Debug for WeakHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("WeakHost").field(&self.0.inner.peer_id).finish()
+    }
+}
+
+/// Shuts the host down when the last user handle goes.
+struct DropGuard(Arc<Inner>);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.begin_shutdown();
+    }
+}
+
+/// What the state lock guards.
 #[derive(Default)]
 pub(crate) struct State {
-    pub(crate) connections: BTreeMap<ConnectionId, ConnectionEntry>,
+    /// Established connections and the lifecycle queues.
+    pub(crate) table: Table,
+    /// Inbound stream handlers by protocol id.
     pub(crate) handlers: HashMap<String, Handler>,
+    /// The addresses the listeners are bound to.
     pub(crate) listen_addrs: Vec<Multiaddr>,
 }
 
@@ -75,9 +122,13 @@ pub(crate) struct Inner {
     keypair: Keypair,
     public_key: PublicKey,
     peer_store: Mutex<PeerStore>,
-    pub(crate) stack: Box<dyn Stack>,
+    /// Connection sources in the order given; a dial or listen uses the
+    /// first that serves the address.
+    sources: Vec<Box<dyn Source>>,
     pub(crate) config: Config,
     state: Mutex<State>,
+    /// Serialises connection changes with their lifecycle delivery.
+    order: tokio::sync::Mutex<()>,
     events: broadcast::Sender<Event>,
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
@@ -100,8 +151,22 @@ impl Inner {
         let _ = self.events.send(event);
     }
 
-    /// Registers an upgraded connection and starts its task.
-    pub(crate) fn add_connection(
+    /// Cancels every task, refuses new work, and drops the handlers and
+    /// lifecycle queues (releasing the services they hold).
+    fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        let handlers = {
+            let mut state = self.lock();
+            state.table.close_hooks();
+            std::mem::take(&mut state.handlers)
+        };
+        drop(handlers);
+    }
+
+    /// Registers an upgraded connection, tells the protocols, and starts
+    /// its task.
+    pub(crate) async fn add_connection(
         self: &Arc<Self>,
         upgraded: Upgraded,
         endpoint: Endpoint,
@@ -109,39 +174,48 @@ impl Inner {
     ) -> Result<ConnectionId> {
         let Upgraded { peer, connection: muxed } = upgraded;
         let id = ConnectionId(self.next_connection.fetch_add(1, Ordering::Relaxed));
-        {
+        let order = self.order.lock().await;
+        let added = {
             let mut state = self.lock();
-            let refusal = if self.shutdown.is_cancelled() {
-                Some(Error::ShutDown)
-            } else if state.connections.len() >= self.config.max_connections {
-                Some(Error::ConnectionLimit(self.config.max_connections))
+            if self.shutdown.is_cancelled() {
+                Err(Error::ShutDown)
+            } else if state.table.len() >= self.config.max_connections {
+                Err(Error::ConnectionLimit(self.config.max_connections))
             } else {
-                None
-            };
-            if let Some(error) = refusal {
-                drop(state);
+                let entry = Entry { peer, endpoint, remote_addr: remote_addr.clone(), muxed: Arc::clone(&muxed) };
+                Ok(state.table.insert(id, entry))
+            }
+        };
+        let (event, hooks) = match added {
+            Ok(added) => added,
+            Err(error) => {
+                drop(order);
                 self.tasks.spawn(async move { drop(muxed.close().await) });
                 return Err(error);
             }
-            let entry = ConnectionEntry { peer, endpoint, remote_addr: remote_addr.clone(), muxed: Arc::clone(&muxed) };
-            state.connections.insert(id, entry);
-        }
+        };
         self.peers().connected(peer, Instant::now());
-        tracing::debug!(%peer, ?id, ?endpoint, %remote_addr, "host: connection established");
+        let span = tracing::debug_span!("connection", %peer, id = id.0, %remote_addr);
+        span.in_scope(|| tracing::debug!(?endpoint, "connection established"));
         self.emit(Event::ConnectionEstablished { peer, connection: id, endpoint, remote_addr: remote_addr.clone() });
-        connection::spawn(Arc::clone(self), id, peer, remote_addr, muxed);
+        lifecycle::deliver(hooks, &event).await;
+        drop(order);
+        connection::spawn(Arc::clone(self), id, peer, remote_addr, muxed, span);
         Ok(id)
     }
 
-    /// Forgets a connection that ended and reports it.
-    pub(crate) fn remove_connection(&self, id: ConnectionId) {
-        let entry = self.lock().connections.remove(&id);
-        if let Some(entry) = entry {
-            tracing::debug!(peer = %entry.peer, ?id, "host: connection closed");
+    /// Forgets a connection that ended, and reports it.
+    pub(crate) async fn remove_connection(&self, id: ConnectionId) {
+        let order = self.order.lock().await;
+        let removed = self.lock().table.remove(id);
+        if let Some((entry, event, hooks)) = removed {
+            tracing::debug!("connection closed");
             self.peers().disconnected(entry.peer, Instant::now());
-            let ConnectionEntry { peer, endpoint, remote_addr, .. } = entry;
+            let Entry { peer, endpoint, remote_addr, .. } = entry;
             self.emit(Event::ConnectionClosed { peer, connection: id, endpoint, remote_addr });
+            lifecycle::deliver(hooks, &event).await;
         }
+        drop(order);
     }
 
     pub(crate) fn handler(&self, protocol: &str) -> Option<Handler> {
@@ -153,17 +227,40 @@ impl Inner {
         protocols.sort();
         protocols
     }
+
+    fn source_for_dial(&self, addr: &Multiaddr) -> Option<&dyn Source> {
+        self.sources.iter().find(|source| source.can_dial(addr)).map(AsRef::as_ref)
+    }
 }
 
-/// Builds a [`Host`] from a transport, a security upgrade and a muxer.
-pub struct Builder<T, Sec, Mux> {
+/// A source that is made once the host's [`Config`] is known.
+type SourceMaker = Box<dyn FnOnce(&Config) -> Box<dyn Source> + Send>;
+
+/// Builds a [`Host`] from one or more connection sources.
+pub struct Builder {
     keypair: Keypair,
-    layers: (T, Sec, Mux),
+    sources: Vec<SourceMaker>,
     config: Config,
     listen: Vec<Multiaddr>,
 }
 
-impl<T: Transport, Sec: SecurityUpgrade, Mux: StreamMuxer> Builder<T, Sec, Mux> {
+impl Builder {
+    /// A builder for a host with this identity and no connection source
+    /// yet (add at least one with [`Builder::source`]).
+    pub fn new(keypair: &Keypair) -> Self {
+        Self { keypair: keypair.clone(), sources: Vec::new(), config: Config::default(), listen: Vec::new() }
+    }
+
+    /// Adds a connection source: an [`Upgrader`] (a transport with
+    /// security and muxers), or a transport that upgrades by itself
+    /// (QUIC). A dial or listen uses the first source that serves the
+    /// address.
+    #[must_use]
+    pub fn source(mut self, source: impl ConnectionSource) -> Self {
+        self.sources.push(Box::new(move |_| Box::new(source) as Box<dyn Source>));
+        self
+    }
+
     /// Replaces the default [`Config`].
     #[must_use]
     pub fn config(mut self, config: Config) -> Self {
@@ -180,28 +277,26 @@ impl<T: Transport, Sec: SecurityUpgrade, Mux: StreamMuxer> Builder<T, Sec, Mux> 
 
     /// Starts the host (on the current tokio runtime) and its listeners.
     pub async fn build(self) -> Result<Host> {
-        let (transport, security, muxer) = self.layers;
         let config = self.config;
-        let layers =
-            Layers { transport: Arc::new(transport), security, muxer, upgrade_timeout: config.upgrade_timeout };
-        let shutdown = CancellationToken::new();
+        let sources = self.sources.into_iter().map(|make| make(&config)).collect();
         let peer_store = PeerStore::new(config.max_peers, config.max_addrs_per_peer, config.peer_ttl);
         let inner = Arc::new(Inner {
             peer_id: self.keypair.peer_id(),
             public_key: self.keypair.public(),
             keypair: self.keypair,
             peer_store: Mutex::new(peer_store),
-            stack: Box::new(layers),
+            sources,
             events: broadcast::channel(config.event_capacity).0,
             tasks: TaskTracker::new(),
-            shutdown: shutdown.clone(),
+            shutdown: CancellationToken::new(),
             next_connection: AtomicU64::new(0),
             pending_upgrades: Arc::new(Semaphore::new(config.max_pending_upgrades)),
             pending_dials: Semaphore::new(config.max_pending_dials),
             state: Mutex::new(State::default()),
+            order: tokio::sync::Mutex::new(()),
             config,
         });
-        let host = Host { inner, _guard: Arc::new(DropGuard(shutdown)) };
+        let host = Host { _guard: Some(Arc::new(DropGuard(Arc::clone(&inner)))), inner };
         for addr in self.listen {
             host.listen(addr).await?;
         }
@@ -210,20 +305,28 @@ impl<T: Transport, Sec: SecurityUpgrade, Mux: StreamMuxer> Builder<T, Sec, Mux> 
 }
 
 impl Host {
-    /// A builder for a host with this identity and these layers. The
-    /// `strata` crate's `builder` picks the defaults (TCP, Noise, mplex).
-    pub fn builder<T, Sec, Mux>(keypair: &Keypair, transport: T, security: Sec, muxer: Mux) -> Builder<T, Sec, Mux>
+    /// A builder for a host with this identity over one transport, one
+    /// security upgrade and one muxer (an [`Upgrader`] with the config's
+    /// upgrade timeout). The `strata` crate's `builder` picks the defaults.
+    /// For several muxers or sources, use [`Builder::new`].
+    pub fn builder<T, Sec, Mux>(keypair: &Keypair, transport: T, security: Sec, muxer: Mux) -> Builder
     where
         T: Transport,
         Sec: SecurityUpgrade,
         Mux: StreamMuxer,
     {
-        Builder {
-            keypair: keypair.clone(),
-            layers: (transport, security, muxer),
-            config: Config::default(),
-            listen: Vec::new(),
-        }
+        let mut builder = Builder::new(keypair);
+        builder.sources.push(Box::new(move |config: &Config| {
+            let upgrader = Upgrader::new(transport).security(security).muxer(muxer).timeout(config.upgrade_timeout);
+            Box::new(upgrader) as Box<dyn Source>
+        }));
+        builder
+    }
+
+    /// A handle that does not keep the host running: what a protocol
+    /// service keeps.
+    pub fn downgrade(&self) -> WeakHost {
+        WeakHost(Self { inner: Arc::clone(&self.inner), _guard: None })
     }
 
     /// This host's peer id.
@@ -249,11 +352,13 @@ impl Host {
         if self.inner.shutdown.is_cancelled() {
             return Err(Error::ShutDown);
         }
-        let listener = self.inner.stack.listen(addr).await?;
+        let source = self.inner.sources.iter().find(|source| source.can_listen(&addr));
+        let source = source.ok_or_else(|| Error::UnsupportedAddress(addr.clone()))?;
+        let listener = source.listen(addr).await?;
         let addrs = listener.local_addrs();
         self.inner.lock().listen_addrs.extend(addrs.iter().cloned());
         for addr in &addrs {
-            tracing::info!(%addr, "host: listening");
+            tracing::info!(%addr, "listening");
             self.inner.emit(Event::ListenAddr { addr: addr.clone() });
         }
         listener::spawn(Arc::clone(&self.inner), listener);
@@ -274,11 +379,9 @@ impl Host {
             return Ok(peer);
         }
         let target = addr.without_peer_id();
-        if !self.inner.stack.can_dial(&target) {
-            return Err(Error::UnsupportedAddress(addr));
-        }
+        let source = self.inner.source_for_dial(&target).ok_or_else(|| Error::UnsupportedAddress(addr.clone()))?;
         let _slot = self.inner.pending_dials.acquire().await.map_err(|_| Error::ShutDown)?;
-        let dial = self.inner.stack.dial(target.clone(), expected);
+        let dial = source.dial(target.clone(), expected);
         let outcome = tokio::select! {
             () = self.inner.shutdown.cancelled() => Err(Error::ShutDown),
             outcome = dial => outcome,
@@ -286,14 +389,15 @@ impl Host {
         let upgraded = match outcome {
             Ok(upgraded) => upgraded,
             Err(error) => {
-                tracing::debug!(%addr, %error, "host: dial failed");
-                self.inner.emit(Event::DialFailed { addr, error: error.to_string() });
-                return Err(error);
+                tracing::debug!(%addr, %error, "dial failed");
+                let error = Arc::new(error);
+                self.inner.emit(Event::DialFailed { addr, error: Arc::clone(&error) });
+                return Err(Error::Dial(error));
             }
         };
         let peer = upgraded.peer;
         self.inner.peers().add_addr(peer, target.clone(), Instant::now());
-        self.inner.add_connection(upgraded, Endpoint::Dialer, target)?;
+        self.inner.add_connection(upgraded, Endpoint::Dialer, target).await?;
         Ok(peer)
     }
 
@@ -342,40 +446,45 @@ impl Host {
 
     /// Runs `task` as part of the host: [`Host::shutdown`] cancels it and
     /// waits for it. For protocols that keep work going in the background.
+    /// A task started after shutdown does not run.
     pub fn spawn<F>(&self, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        if self.inner.tasks.is_closed() {
+            return;
+        }
         let shutdown = self.inner.shutdown.clone();
-        self.inner.tasks.spawn(async move {
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                () = task => {}
+        self.inner.tasks.spawn(
+            async move {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = task => {}
+                }
             }
-        });
+            .in_current_span(),
+        );
     }
 
     /// Whether there is a connection to `peer`.
     pub fn is_connected(&self, peer: PeerId) -> bool {
-        self.inner.lock().connections.values().any(|entry| entry.peer == peer)
+        self.inner.lock().table.is_connected(peer)
     }
 
-    /// The peers with at least one connection.
+    /// How many connections `peer` has.
+    pub fn connection_count(&self, peer: PeerId) -> usize {
+        self.inner.lock().table.count_of(peer)
+    }
+
+    /// The peers with at least one connection, sorted.
     pub fn connected_peers(&self) -> Vec<PeerId> {
-        let mut peers: Vec<PeerId> = self.inner.lock().connections.values().map(|entry| entry.peer).collect();
-        peers.sort();
-        peers.dedup();
-        peers
+        self.inner.lock().table.peers()
     }
 
     /// Opens a stream to `peer` on its oldest connection and negotiates one
     /// of `protocols` (in order of preference).
     pub async fn open_stream(&self, peer: PeerId, protocols: &[&str]) -> Result<Stream> {
-        let connection = {
-            let state = self.inner.lock();
-            let mut connections = state.connections.iter().filter(|(_, entry)| entry.peer == peer);
-            connections.next().map(|(id, e)| (*id, e.remote_addr.clone(), Arc::clone(&e.muxed)))
-        };
+        let connection = self.inner.lock().table.oldest_of(peer);
         let (id, remote_addr, muxed) = connection.ok_or(Error::NotConnected(peer))?;
         let mut io = muxed.open().await?;
         let timeout = self.inner.config.negotiation_timeout;
@@ -402,13 +511,20 @@ impl Host {
         self.set_handler(protocol, protocol::handler_from_fn(handler))
     }
 
-    /// Serves a [`Protocol`] on inbound streams.
+    /// Serves a [`Protocol`] on inbound streams, under each of its ids.
     pub fn register<P: Protocol>(&self, protocol: Arc<P>) -> Result<()> {
-        self.set_handler(P::ID, protocol::handler_of(protocol))
+        let handler = protocol::handler_of(protocol);
+        for id in P::IDS {
+            self.set_handler(id, Arc::clone(&handler))?;
+        }
+        Ok(())
     }
 
-    fn set_handler(&self, protocol: &str, handler: Handler) -> Result<()> {
+    pub(crate) fn set_handler(&self, protocol: &str, handler: Handler) -> Result<()> {
         multistream::validate_protocol_name(protocol).map_err(Error::negotiation)?;
+        if self.inner.shutdown.is_cancelled() {
+            return Err(Error::ShutDown);
+        }
         let new = self.inner.lock().handlers.insert(protocol.to_owned(), handler).is_none();
         if new {
             self.inner.emit(Event::ProtocolsChanged);
@@ -430,25 +546,33 @@ impl Host {
         self.inner.protocols()
     }
 
-    /// A new subscription to this host's events, from now on.
+    /// A new subscription to this host's events, from now on. **Lossy**: a
+    /// subscriber more than the configured capacity behind misses the
+    /// oldest (`RecvError::Lagged`). Protocols that keep per-peer state use
+    /// [`Host::lifecycle`] instead.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()
     }
 
+    /// A reliable subscription to connections opening and closing: starts
+    /// with the connections open now, then every change, in order, with
+    /// back-pressure instead of loss (see [`crate::ConnectionEvent`] and
+    /// the `lifecycle` module docs). Ends (`None`) at shutdown.
+    pub fn lifecycle(&self) -> Lifecycle {
+        let mut state = self.inner.lock();
+        let receiver = state.table.subscribe(self.inner.config.lifecycle_capacity);
+        if self.inner.shutdown.is_cancelled() {
+            state.table.close_hooks();
+        }
+        Lifecycle { receiver }
+    }
+
     /// Closes every connection to `peer`.
     pub async fn disconnect(&self, peer: PeerId) {
-        let muxed: Vec<Arc<dyn Muxed>> = {
-            let state = self.inner.lock();
-            state
-                .connections
-                .values()
-                .filter(|entry| entry.peer == peer)
-                .map(|entry| Arc::clone(&entry.muxed))
-                .collect()
-        };
-        for connection in muxed {
+        let connections = self.inner.lock().table.all_of(peer);
+        for connection in connections {
             if let Err(error) = connection.close().await {
-                tracing::debug!(%peer, %error, "host: closing a connection failed");
+                tracing::debug!(%peer, %error, "closing a connection failed");
             }
         }
     }
@@ -457,11 +581,10 @@ impl Host {
     /// and waits for every task of the host to end, at most the configured
     /// shutdown timeout; tasks still running then are cancelled.
     pub async fn shutdown(&self) {
-        self.inner.shutdown.cancel();
-        self.inner.tasks.close();
+        self.inner.begin_shutdown();
         let timeout = self.inner.config.shutdown_timeout;
         if tokio::time::timeout(timeout, self.inner.tasks.wait()).await.is_err() {
-            tracing::warn!(?timeout, remaining = self.inner.tasks.len(), "host: shutdown timed out");
+            tracing::warn!(?timeout, remaining = self.inner.tasks.len(), "shutdown timed out");
         }
     }
 }

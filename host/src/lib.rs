@@ -2,20 +2,27 @@
 
 mod config;
 mod connection;
+mod connections;
 mod error;
 mod event;
 mod host;
+mod lifecycle;
 mod listener;
 mod peer_store;
 mod protocol;
-mod stack;
+mod request;
+mod source;
 mod stream;
-mod upgrade;
+mod upgrader;
 
 pub use config::Config;
 pub use error::{BoxError, Error, Result};
 pub use event::{ConnectionId, Event};
-pub use host::{Builder, Host};
+pub use host::{Builder, Host, WeakHost};
+pub use lifecycle::{ConnectionEvent, Lifecycle};
 pub use peer_store::PeerInfo;
 pub use protocol::Protocol;
+pub use request::{RequestConfig, RequestError, Requester};
+pub use source::{BoxConnection, BoxStream, ByteStreamObject};
 pub use stream::Stream;
+pub use upgrader::{Upgrader, UpgraderListener};

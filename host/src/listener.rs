@@ -4,11 +4,12 @@
 use std::{sync::Arc, time::Duration};
 
 use strata_core::Endpoint;
+use tracing::Instrument as _;
 
-use crate::{Event, host::Inner, stack::StackListener};
+use crate::{Event, host::Inner, source::SourceListener};
 
 /// Starts the accept loop of `listener`.
-pub(crate) fn spawn(inner: Arc<Inner>, mut listener: Box<dyn StackListener>) {
+pub(crate) fn spawn(inner: Arc<Inner>, mut listener: Box<dyn SourceListener>) {
     let tasks = inner.tasks.clone();
     tasks.spawn(async move {
         loop {
@@ -21,17 +22,19 @@ pub(crate) fn spawn(inner: Arc<Inner>, mut listener: Box<dyn StackListener>) {
                 Err(error) => {
                     // Often transient (a reset before accept, out of file
                     // descriptors): pause briefly rather than spin.
-                    tracing::warn!(%error, "host: accept failed");
+                    tracing::warn!(%error, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             };
             let Ok(permit) = Arc::clone(&inner.pending_upgrades).try_acquire_owned() else {
-                tracing::debug!(remote = %pending.remote_addr, "host: too many pending upgrades; dropping a connection");
+                tracing::debug!(remote = %pending.remote_addr, "too many pending upgrades; dropping a connection");
                 continue;
             };
+            let tasks = inner.tasks.clone();
             let inner = Arc::clone(&inner);
-            inner.tasks.clone().spawn(async move {
+            let span = tracing::debug_span!("inbound", remote = %pending.remote_addr);
+            let upgrade = async move {
                 let _permit = permit;
                 let remote_addr = pending.remote_addr;
                 let outcome = tokio::select! {
@@ -40,16 +43,17 @@ pub(crate) fn spawn(inner: Arc<Inner>, mut listener: Box<dyn StackListener>) {
                 };
                 match outcome {
                     Ok(upgraded) => {
-                        if let Err(error) = inner.add_connection(upgraded, Endpoint::Listener, remote_addr) {
-                            tracing::debug!(%error, "host: inbound connection refused");
+                        if let Err(error) = inner.add_connection(upgraded, Endpoint::Listener, remote_addr).await {
+                            tracing::debug!(%error, "inbound connection refused");
                         }
                     }
                     Err(error) => {
-                        tracing::debug!(%remote_addr, %error, "host: inbound upgrade failed");
-                        inner.emit(Event::InboundFailed { remote_addr, error: error.to_string() });
+                        tracing::debug!(%error, "inbound upgrade failed");
+                        inner.emit(Event::InboundFailed { remote_addr, error: Arc::new(error) });
                     }
                 }
-            });
+            };
+            tasks.spawn(upgrade.instrument(span));
         }
     });
 }

@@ -1,8 +1,10 @@
 //! `Protocol`: how an application serves a protocol on inbound streams.
 //!
 //! One trait, one async entry point: for every inbound stream on which a
-//! remote negotiated `ID`, the host calls `handle` in a task of its own.
-//! A closure works as well ([`crate::Host::handle`]).
+//! remote negotiated one of `IDS`, the host calls `handle` in a task of its
+//! own (`stream.protocol()` says which id). A closure works as well
+//! ([`crate::Host::handle`]); for one message each way, see
+//! [`crate::Host::serve`].
 
 use std::{future::Future, io, sync::Arc};
 
@@ -19,7 +21,7 @@ use crate::Stream;
 /// struct Hello;
 ///
 /// impl Protocol for Hello {
-///     const ID: &'static str = "/hello/1.0.0";
+///     const IDS: &'static [&'static str] = &["/hello/1.0.0"];
 ///
 ///     async fn handle(&self, mut stream: Stream) -> std::io::Result<()> {
 ///         stream.write_all(format!("hello, {}\n", stream.peer()).as_bytes()).await?;
@@ -28,8 +30,9 @@ use crate::Stream;
 /// }
 /// ```
 pub trait Protocol: Send + Sync + 'static {
-    /// The protocol id negotiated with multistream-select.
-    const ID: &'static str;
+    /// The protocol ids it serves, negotiated with multistream-select
+    /// (several for a protocol with versions or companions).
+    const IDS: &'static [&'static str];
 
     /// Serves one inbound stream. An error is logged, and the stream
     /// dropped (reset, if it was not shut down).

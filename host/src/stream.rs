@@ -11,7 +11,7 @@ use std::{
 use strata_core::{Multiaddr, PeerId};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::{ConnectionId, stack::BoxStream};
+use crate::{ConnectionId, source::BoxStream};
 
 /// A stream on which a protocol was agreed. Reads and writes go to the
 /// muxer's stream underneath; `shutdown` half-closes it.

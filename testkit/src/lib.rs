@@ -21,7 +21,7 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
 
 /// A builder with the default layers (TCP, Noise, mplex) and this
 /// identity.
-pub fn builder(keypair: &Keypair) -> Builder<strata_tcp::TcpTransport, strata_noise::Config, strata_mplex::Config> {
+pub fn builder(keypair: &Keypair) -> Builder {
     Host::builder(
         keypair,
         strata_tcp::TcpTransport::default(),

@@ -32,7 +32,7 @@ use std::{
 };
 
 use strata_core::{PeerId, framing};
-use strata_host::{Host, Stream};
+use strata_host::{ConnectionEvent, Host, Lifecycle, Stream, WeakHost};
 use strata_pubsub::{Subscribers, Subscription, WriterConfig, Writers, message};
 use tokio::{io::AsyncWriteExt, sync::broadcast};
 
@@ -88,7 +88,7 @@ struct State {
 }
 
 struct Shared {
-    host: Host,
+    host: WeakHost,
     config: Config,
     state: Mutex<State>,
     events: broadcast::Sender<Event>,
@@ -123,18 +123,17 @@ impl Floodsub {
             inbound: HashMap::new(),
         };
         let shared = Arc::new(Shared {
-            host: host.clone(),
+            host: host.downgrade(),
             config,
             state: Mutex::new(state),
             events: broadcast::channel(1024).0,
             seqno: AtomicU64::new(u64::from_be_bytes(start) >> 1),
         });
+        // Subscribed first: it starts with the connections open now.
+        let lifecycle = host.lifecycle();
         let serving = Arc::clone(&shared);
         host.handle(PROTOCOL, move |stream| read_inbound(Arc::clone(&serving), stream))?;
-        host.spawn(follow(Arc::clone(&shared)));
-        for peer in host.connected_peers() {
-            shared.peer_connected(peer);
-        }
+        host.spawn(follow(Arc::clone(&shared), lifecycle));
         Ok(Self { shared })
     }
 
@@ -247,6 +246,11 @@ impl Shared {
     /// Handles one inbound RPC; `false` if the peer broke a rule.
     fn receive(&self, peer: PeerId, rpc: &[u8]) -> bool {
         let mut state = self.lock();
+        if !self.host.is_connected(peer) {
+            // Gone already (its last connection's event was handled, or is
+            // on its way): keep nothing of it.
+            return false;
+        }
         let (actions, violation) = state.router.receive(peer, rpc, Instant::now());
         self.apply(&mut state, actions);
         if let Some(violation) = violation {
@@ -257,17 +261,13 @@ impl Shared {
     }
 }
 
-/// Follows the host's connections: announces subscriptions to new peers,
-/// forgets peers that left.
-async fn follow(shared: Arc<Shared>) {
-    let mut events = shared.host.events();
-    loop {
-        match events.recv().await {
-            Ok(strata_host::Event::ConnectionEstablished { peer, .. }) => shared.peer_connected(peer),
-            Ok(strata_host::Event::ConnectionClosed { peer, .. }) if !shared.host.is_connected(peer) => {
-                shared.peer_disconnected(peer);
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
+/// Follows the host's connections through its reliable lifecycle:
+/// announces subscriptions to each new peer, forgets each peer that left.
+async fn follow(shared: Arc<Shared>, mut lifecycle: Lifecycle) {
+    while let Some(event) = lifecycle.next().await {
+        match event {
+            ConnectionEvent::Established { peer, first: true, .. } => shared.peer_connected(peer),
+            ConnectionEvent::Closed { peer, last: true, .. } => shared.peer_disconnected(peer),
             _ => {}
         }
     }

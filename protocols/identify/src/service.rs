@@ -4,16 +4,22 @@
 //! Spec: `libp2p-identify.md`, "identify" and "identify/push".
 //!
 //! ```text
-//! new connection ──▶ open "/ipfs/id/1.0.0" ──▶ read one Identify ──▶ verify ──▶ peer store, Event::Received
-//! inbound "/ipfs/id/1.0.0"      ──▶ write our Identify (observedAddr = the stream's remote address), close
+//! new connection ──▶ request "/ipfs/id/1.0.0" ──▶ one Identify ──▶ verify ──▶ peer store, Event::Received
+//! inbound "/ipfs/id/1.0.0"      ──▶ respond with our Identify (observedAddr = the stream's remote address)
 //! listen addrs / protocols change ──▶ open "/ipfs/id/push/1.0.0" to each peer ──▶ write our Identify, close
 //! inbound "/ipfs/id/push/1.0.0" ──▶ read one Identify ──▶ verify ──▶ peer store, Event::Received
 //! ```
+//!
+//! identify is the host's request/response with no request
+//! ([`strata_host::RequestConfig::without_request`]): the stream itself is
+//! the question. New connections come from the host's reliable lifecycle
+//! (one query per connection); pushes follow the lossy event stream (a
+//! missed push is made good by the next one, or the next connection).
 
 use std::{io, sync::Arc, time::Duration};
 
 use strata_core::{PeerId, framing};
-use strata_host::{Host, Stream};
+use strata_host::{ConnectionEvent, Host, Lifecycle, RequestConfig, RequestError, Requester, Stream, WeakHost};
 use tokio::{io::AsyncWriteExt, sync::broadcast};
 
 use crate::{Config, Info, InfoError, PROTOCOL, PUSH_PROTOCOL};
@@ -25,6 +31,9 @@ pub enum Error {
     /// Opening the stream failed (not connected, or identify not served).
     #[error("cannot open an identify stream: {0}")]
     Host(#[from] strata_host::Error),
+    /// The request failed (stream, size limit, or time).
+    #[error("identify request failed: {0}")]
+    Request(#[from] RequestError),
     /// Reading or writing failed, or the message exceeded the size limit.
     #[error("identify stream failed: {0}")]
     Stream(#[from] strata_core::Error),
@@ -57,7 +66,7 @@ pub enum Event {
 }
 
 struct Shared {
-    host: Host,
+    host: WeakHost,
     config: Config,
     events: broadcast::Sender<Event>,
 }
@@ -72,12 +81,14 @@ impl Identify {
     /// Serves identify and identify/push on `host`, and starts asking every
     /// peer that connects (and pushing changes, if configured).
     pub fn attach(host: &Host, config: Config) -> Result<Self, Error> {
-        let shared = Arc::new(Shared { host: host.clone(), config, events: broadcast::channel(256).0 });
+        let shared = Arc::new(Shared { host: host.downgrade(), config, events: broadcast::channel(256).0 });
         let answering = Arc::clone(&shared);
-        host.handle(PROTOCOL, move |stream| answer(Arc::clone(&answering), stream))?;
+        host.serve(PROTOCOL, shared.request_config(), move |requester, _| {
+            std::future::ready(Ok(answer(&answering, &requester)))
+        })?;
         let receiving = Arc::clone(&shared);
         host.handle(PUSH_PROTOCOL, move |stream| receive_push(Arc::clone(&receiving), stream))?;
-        host.spawn(follow(Arc::clone(&shared)));
+        host.spawn(follow(Arc::clone(&shared), host.lifecycle(), host.events()));
         Ok(Self { shared })
     }
 
@@ -101,6 +112,16 @@ impl Identify {
 impl std::fmt::Debug for Identify {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Identify").field("config", &self.shared.config).finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// identify as request/response: no request, one bounded answer.
+    fn request_config(&self) -> RequestConfig {
+        RequestConfig::default()
+            .without_request()
+            .with_max_response_len(self.config.max_message_len)
+            .with_timeout(self.config.timeout)
     }
 }
 
@@ -150,12 +171,8 @@ async fn write_info(stream: &mut Stream, info: &Info) -> Result<(), Error> {
 }
 
 async fn query(shared: &Shared, peer: PeerId) -> Result<Info, Error> {
-    let timeout = shared.config.timeout;
-    let exchange = async {
-        let mut stream = shared.host.open_stream(peer, &[PROTOCOL]).await?;
-        read_info(shared, &mut stream).await
-    };
-    let outcome = tokio::time::timeout(timeout, exchange).await.unwrap_or(Err(Error::Timeout(timeout)));
+    let asked = shared.host.request(peer, PROTOCOL, &[], &shared.request_config()).await;
+    let outcome = asked.map_err(Error::from).and_then(|bytes| Ok(Info::decode(&bytes, peer)?));
     match &outcome {
         Ok(info) => learned(shared, peer, info),
         Err(error) => failed(shared, peer, error),
@@ -163,14 +180,9 @@ async fn query(shared: &Shared, peer: PeerId) -> Result<Info, Error> {
     outcome
 }
 
-async fn answer(shared: Arc<Shared>, mut stream: Stream) -> io::Result<()> {
-    let info = local_info(&shared, Some(stream.remote_addr().clone()));
-    let timeout = shared.config.timeout;
-    match tokio::time::timeout(timeout, write_info(&mut stream, &info)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(io::Error::other(error)),
-        Err(_) => Err(io::ErrorKind::TimedOut.into()),
-    }
+/// Our answer to `requester`: our info, with the address we see it at.
+fn answer(shared: &Shared, requester: &Requester) -> Vec<u8> {
+    local_info(shared, Some(requester.remote_addr.clone())).encode()
 }
 
 async fn receive_push(shared: Arc<Shared>, mut stream: Stream) -> io::Result<()> {
@@ -198,22 +210,28 @@ async fn push(shared: Arc<Shared>, peer: PeerId) {
     }
 }
 
-/// Asks every new connection's peer; pushes changes to every peer.
-async fn follow(shared: Arc<Shared>) {
-    let mut events = shared.host.events();
+/// Asks the peer of every new connection (told reliably by the lifecycle);
+/// pushes changes to every peer.
+async fn follow(shared: Arc<Shared>, mut lifecycle: Lifecycle, mut events: broadcast::Receiver<strata_host::Event>) {
     loop {
-        match events.recv().await {
-            Ok(strata_host::Event::ConnectionEstablished { peer, .. }) => {
-                let shared = Arc::clone(&shared);
-                shared.host.clone().spawn(async move { drop(query(&shared, peer).await) });
-            }
-            Ok(strata_host::Event::ListenAddr { .. } | strata_host::Event::ProtocolsChanged) if shared.config.push => {
-                for peer in shared.host.connected_peers() {
-                    shared.host.spawn(push(Arc::clone(&shared), peer));
+        tokio::select! {
+            event = lifecycle.next() => match event {
+                Some(ConnectionEvent::Established { peer, .. }) => {
+                    let querying = Arc::clone(&shared);
+                    shared.host.spawn(async move { drop(query(&querying, peer).await) });
                 }
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Some(_) => {}
+                None => return, // shut down
+            },
+            event = events.recv() => match event {
+                Ok(strata_host::Event::ListenAddr { .. } | strata_host::Event::ProtocolsChanged) if shared.config.push => {
+                    for peer in shared.host.connected_peers() {
+                        shared.host.spawn(push(Arc::clone(&shared), peer));
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            },
         }
     }
 }

@@ -22,7 +22,7 @@ use std::{
 };
 
 use strata_core::PeerId;
-use strata_host::{Host, Stream};
+use strata_host::{ConnectionEvent, Host, Lifecycle, Stream, WeakHost};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     sync::{broadcast, mpsc},
@@ -81,7 +81,7 @@ pub enum Event {
 type Slot = Arc<tokio::sync::Mutex<Option<Stream>>>;
 
 struct Shared {
-    host: Host,
+    host: WeakHost,
     config: Config,
     outbound: Mutex<HashMap<PeerId, Slot>>,
     inbound: Mutex<HashMap<PeerId, usize>>,
@@ -98,7 +98,7 @@ impl Ping {
     /// Serves ping on `host` and, with a keep-alive configured, starts it.
     pub fn attach(host: &Host, config: Config) -> Result<Self, Error> {
         let shared = Arc::new(Shared {
-            host: host.clone(),
+            host: host.downgrade(),
             config,
             outbound: Mutex::new(HashMap::new()),
             inbound: Mutex::new(HashMap::new()),
@@ -106,7 +106,7 @@ impl Ping {
         });
         let serving = Arc::clone(&shared);
         host.handle(PROTOCOL, move |stream| serve(Arc::clone(&serving), stream))?;
-        host.spawn(maintain(Arc::clone(&shared)));
+        host.spawn(maintain(Arc::clone(&shared), host.lifecycle()));
         Ok(Self { shared })
     }
 
@@ -125,6 +125,13 @@ impl Ping {
     /// A new subscription to the service's events.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.shared.events.subscribe()
+    }
+
+    /// How many peers the service keeps state for (outbound streams,
+    /// inbound stream counts): zero once every peer has left.
+    pub fn tracked_peers(&self) -> usize {
+        let outbound = self.shared.outbound.lock().unwrap_or_else(PoisonError::into_inner).len();
+        outbound.max(self.shared.inbound.lock().unwrap_or_else(PoisonError::into_inner).len())
     }
 }
 
@@ -172,6 +179,11 @@ async fn ping(shared: &Shared, peer: PeerId) -> Result<Duration, Error> {
         }
         Err(_) => *stream = None, // dropped: reset; the next ping opens a new one
     }
+    drop(stream);
+    if !shared.host.is_connected(peer) {
+        // The peer left while we pinged (or was never there): keep nothing.
+        shared.outbound.lock().unwrap_or_else(PoisonError::into_inner).remove(&peer);
+    }
     outcome
 }
 
@@ -211,23 +223,22 @@ async fn serve(shared: Arc<Shared>, mut stream: Stream) -> std::io::Result<()> {
     outcome
 }
 
-/// Forgets the streams of disconnected peers and, if configured, pings
-/// every connected peer periodically, closing the connections of a peer
-/// that fails too often.
-async fn maintain(shared: Arc<Shared>) {
-    let mut events = shared.host.events();
+/// Forgets the streams of disconnected peers (told reliably by the host's
+/// lifecycle) and, if configured, pings every connected peer periodically,
+/// closing the connections of a peer that fails too often.
+async fn maintain(shared: Arc<Shared>, mut lifecycle: Lifecycle) {
     let mut ticker = shared.config.keep_alive.map(tokio::time::interval);
     let (results_tx, mut results) = mpsc::unbounded_channel::<(PeerId, bool)>();
     let mut failures: HashMap<PeerId, u32> = HashMap::new();
     loop {
         tokio::select! {
-            event = events.recv() => match event {
-                Ok(strata_host::Event::ConnectionClosed { peer, .. }) if !shared.host.is_connected(peer) => {
+            event = lifecycle.next() => match event {
+                Some(ConnectionEvent::Closed { peer, last: true, .. }) => {
                     shared.outbound.lock().unwrap_or_else(PoisonError::into_inner).remove(&peer);
                     failures.remove(&peer);
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
-                _ => {}
+                Some(_) => {}
+                None => return, // shut down
             },
             () = async {
                 match ticker.as_mut() {
@@ -237,14 +248,15 @@ async fn maintain(shared: Arc<Shared>) {
             } => {
                 for peer in shared.host.connected_peers() {
                     let (shared, results) = (Arc::clone(&shared), results_tx.clone());
-                    shared.host.clone().spawn(async move {
+                    let host: Host = (*shared.host).clone();
+                    host.spawn(async move {
                         let outcome = Ping { shared }.ping(peer).await;
                         let _ = results.send((peer, outcome.is_ok()));
                     });
                 }
             },
             Some((peer, ok)) = results.recv() => {
-                if ok {
+                if ok || !shared.host.is_connected(peer) {
                     failures.remove(&peer);
                     continue;
                 }
@@ -253,7 +265,8 @@ async fn maintain(shared: Arc<Shared>) {
                 if *count >= shared.config.max_failures {
                     tracing::debug!(%peer, failures = *count, "ping: closing an unresponsive connection");
                     failures.remove(&peer);
-                    shared.host.disconnect(peer).await;
+                    let host: Host = (*shared.host).clone();
+                    host.clone().spawn(async move { host.disconnect(peer).await });
                     let _ = shared.events.send(Event::Closed { peer });
                 }
             }

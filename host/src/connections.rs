@@ -1,0 +1,146 @@
+//! The connection table: every established connection, by id and by peer,
+//! and the lifecycle queues that must hear of each change.
+//!
+//! Plain data under the host's state lock (see `host.rs`): inserting or
+//! removing a connection returns the [`ConnectionEvent`] to deliver and the
+//! queues to deliver it to, picked at the moment of the change.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
+
+use strata_core::{Endpoint, Multiaddr, PeerId};
+use tokio::sync::mpsc;
+
+use crate::{ConnectionEvent, ConnectionId, source::Muxed};
+
+/// One established connection.
+pub(crate) struct Entry {
+    pub(crate) peer: PeerId,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) remote_addr: Multiaddr,
+    pub(crate) muxed: Arc<dyn Muxed>,
+}
+
+/// The table.
+#[derive(Default)]
+pub(crate) struct Table {
+    /// By id, oldest first (ids only grow).
+    entries: BTreeMap<ConnectionId, Entry>,
+    /// How many connections each peer has.
+    per_peer: HashMap<PeerId, usize>,
+    /// The lifecycle queues (dropped ones are pruned on the next change).
+    hooks: Vec<mpsc::Sender<ConnectionEvent>>,
+}
+
+impl Table {
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn is_connected(&self, peer: PeerId) -> bool {
+        self.per_peer.contains_key(&peer)
+    }
+
+    /// How many connections `peer` has.
+    pub(crate) fn count_of(&self, peer: PeerId) -> usize {
+        self.per_peer.get(&peer).copied().unwrap_or(0)
+    }
+
+    /// The peers with a connection, sorted.
+    pub(crate) fn peers(&self) -> Vec<PeerId> {
+        let mut peers: Vec<PeerId> = self.per_peer.keys().copied().collect();
+        peers.sort();
+        peers
+    }
+
+    /// The oldest connection to `peer`.
+    pub(crate) fn oldest_of(&self, peer: PeerId) -> Option<(ConnectionId, Multiaddr, Arc<dyn Muxed>)> {
+        let (id, entry) = self.entries.iter().find(|(_, entry)| entry.peer == peer)?;
+        Some((*id, entry.remote_addr.clone(), Arc::clone(&entry.muxed)))
+    }
+
+    /// Every connection to `peer`.
+    pub(crate) fn all_of(&self, peer: PeerId) -> Vec<Arc<dyn Muxed>> {
+        self.entries.values().filter(|entry| entry.peer == peer).map(|entry| Arc::clone(&entry.muxed)).collect()
+    }
+
+    fn live_hooks(&mut self) -> Vec<mpsc::Sender<ConnectionEvent>> {
+        self.hooks.retain(|hook| !hook.is_closed());
+        self.hooks.clone()
+    }
+
+    /// Adds a connection; returns its event and who must hear it.
+    pub(crate) fn insert(
+        &mut self,
+        id: ConnectionId,
+        entry: Entry,
+    ) -> (ConnectionEvent, Vec<mpsc::Sender<ConnectionEvent>>) {
+        let count = self.per_peer.entry(entry.peer).or_default();
+        *count += 1;
+        let event = ConnectionEvent::Established {
+            peer: entry.peer,
+            connection: id,
+            endpoint: entry.endpoint,
+            remote_addr: entry.remote_addr.clone(),
+            first: *count == 1,
+        };
+        self.entries.insert(id, entry);
+        (event, self.live_hooks())
+    }
+
+    /// Removes a connection; returns it, its event and who must hear it.
+    pub(crate) fn remove(
+        &mut self,
+        id: ConnectionId,
+    ) -> Option<(Entry, ConnectionEvent, Vec<mpsc::Sender<ConnectionEvent>>)> {
+        let entry = self.entries.remove(&id)?;
+        let last = match self.per_peer.get_mut(&entry.peer) {
+            Some(count) if *count > 1 => {
+                *count -= 1;
+                false
+            }
+            _ => {
+                self.per_peer.remove(&entry.peer);
+                true
+            }
+        };
+        let event = ConnectionEvent::Closed {
+            peer: entry.peer,
+            connection: id,
+            endpoint: entry.endpoint,
+            remote_addr: entry.remote_addr.clone(),
+            last,
+        };
+        let hooks = self.live_hooks();
+        Some((entry, event, hooks))
+    }
+
+    /// Registers a lifecycle queue of `capacity`, primed with the open
+    /// connections (as `Established`, oldest first).
+    pub(crate) fn subscribe(&mut self, capacity: usize) -> mpsc::Receiver<ConnectionEvent> {
+        let (sender, receiver) = mpsc::channel(capacity.max(1) + self.entries.len());
+        let mut seen: HashMap<PeerId, usize> = HashMap::new();
+        for (id, entry) in &self.entries {
+            let count = seen.entry(entry.peer).or_default();
+            *count += 1;
+            let event = ConnectionEvent::Established {
+                peer: entry.peer,
+                connection: *id,
+                endpoint: entry.endpoint,
+                remote_addr: entry.remote_addr.clone(),
+                first: *count == 1,
+            };
+            // Room for every one of them was made above.
+            let _ = sender.try_send(event);
+        }
+        self.hooks.push(sender);
+        receiver
+    }
+
+    /// Forgets every lifecycle queue (shutdown: their receivers see `None`).
+    pub(crate) fn close_hooks(&mut self) {
+        self.hooks.clear();
+    }
+}

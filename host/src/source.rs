@@ -1,0 +1,142 @@
+//! Connection sources behind object-safe traits.
+//!
+//! A host holds any number of [`ConnectionSource`]s (the TCP upgrader,
+//! QUIC, a memory transport), each a different type; the [`crate::Host`]
+//! handle is one plain type. [`Source`] is `ConnectionSource` made
+//! object-safe: connections, streams and listeners come out as trait
+//! objects. The cost is a boxed future per dial, accept or stream open and
+//! a virtual call per read or write, next to a system call and a cipher.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use strata_core::{ByteStream, ConnectionListener, ConnectionSource, Multiaddr, MuxedConnection, PeerId};
+
+use crate::{Error, Result};
+
+/// A byte stream of any layer, boxed.
+pub type BoxStream = Box<dyn ByteStreamObject>;
+
+/// [`ByteStream`] as an object-safe trait.
+pub trait ByteStreamObject: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: ByteStream> ByteStreamObject for T {}
+
+/// An established multiplexed connection, type-erased.
+pub(crate) trait Muxed: Send + Sync {
+    fn open(&self) -> BoxFuture<'_, Result<BoxStream>>;
+    fn accept(&self) -> BoxFuture<'_, Result<Option<BoxStream>>>;
+    fn close(&self) -> BoxFuture<'_, Result<()>>;
+}
+
+impl<C: MuxedConnection> Muxed for C {
+    fn open(&self) -> BoxFuture<'_, Result<BoxStream>> {
+        Box::pin(async move { Ok(Box::new(self.open_stream().await.map_err(Error::muxer)?) as BoxStream) })
+    }
+
+    fn accept(&self) -> BoxFuture<'_, Result<Option<BoxStream>>> {
+        Box::pin(async move {
+            let stream = self.accept_stream().await.map_err(Error::muxer)?;
+            Ok(stream.map(|s| Box::new(s) as BoxStream))
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { MuxedConnection::close(self).await.map_err(Error::muxer) })
+    }
+}
+
+/// A multiplexed connection of any muxer, boxed: what the host's own
+/// [`crate::Upgrader`] yields, whichever muxer was negotiated.
+pub struct BoxConnection(pub(crate) Box<dyn Muxed>);
+
+impl MuxedConnection for BoxConnection {
+    type Stream = BoxStream;
+    type Error = Error;
+
+    async fn open_stream(&self) -> Result<BoxStream> {
+        self.0.open().await
+    }
+
+    async fn accept_stream(&self) -> Result<Option<BoxStream>> {
+        self.0.accept().await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.0.close().await
+    }
+}
+
+impl std::fmt::Debug for BoxConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BoxConnection")
+    }
+}
+
+/// An upgraded connection and who is on the other end.
+pub(crate) struct Upgraded {
+    pub(crate) peer: PeerId,
+    pub(crate) connection: Arc<dyn Muxed>,
+}
+
+/// An inbound connection accepted by a listener, not yet upgraded.
+pub(crate) struct PendingInbound {
+    pub(crate) remote_addr: Multiaddr,
+    pub(crate) upgrade: BoxFuture<'static, Result<Upgraded>>,
+}
+
+/// A bound listener, type-erased.
+pub(crate) trait SourceListener: Send {
+    fn local_addrs(&self) -> Vec<Multiaddr>;
+    fn accept(&mut self) -> BoxFuture<'_, Result<PendingInbound>>;
+}
+
+/// A [`ConnectionSource`], type-erased.
+pub(crate) trait Source: Send + Sync + 'static {
+    fn can_dial(&self, addr: &Multiaddr) -> bool;
+    fn can_listen(&self, addr: &Multiaddr) -> bool;
+    fn dial(&self, addr: Multiaddr, expected: Option<PeerId>) -> BoxFuture<'_, Result<Upgraded>>;
+    fn listen(&self, addr: Multiaddr) -> BoxFuture<'_, Result<Box<dyn SourceListener>>>;
+}
+
+impl<S: ConnectionSource> Source for S {
+    fn can_dial(&self, addr: &Multiaddr) -> bool {
+        ConnectionSource::can_dial(self, addr)
+    }
+
+    fn can_listen(&self, addr: &Multiaddr) -> bool {
+        ConnectionSource::can_listen(self, addr)
+    }
+
+    fn dial(&self, addr: Multiaddr, expected: Option<PeerId>) -> BoxFuture<'_, Result<Upgraded>> {
+        Box::pin(async move {
+            let (peer, connection) = ConnectionSource::dial(self, &addr, expected).await.map_err(Error::source)?;
+            Ok(Upgraded { peer, connection: Arc::new(connection) })
+        })
+    }
+
+    fn listen(&self, addr: Multiaddr) -> BoxFuture<'_, Result<Box<dyn SourceListener>>> {
+        Box::pin(async move {
+            let listener = ConnectionSource::listen(self, &addr).await.map_err(Error::source)?;
+            Ok(Box::new(ErasedListener(listener)) as Box<dyn SourceListener>)
+        })
+    }
+}
+
+struct ErasedListener<L>(L);
+
+impl<L: ConnectionListener> SourceListener for ErasedListener<L> {
+    fn local_addrs(&self) -> Vec<Multiaddr> {
+        self.0.local_addrs()
+    }
+
+    fn accept(&mut self) -> BoxFuture<'_, Result<PendingInbound>> {
+        Box::pin(async move {
+            let (remote_addr, upgrade) = self.0.accept().await.map_err(Error::source)?;
+            let upgrade = async move {
+                let (peer, connection) = upgrade.await.map_err(Error::source)?;
+                Ok(Upgraded { peer, connection: Arc::new(connection) as Arc<dyn Muxed> })
+            };
+            Ok(PendingInbound { remote_addr, upgrade: Box::pin(upgrade) })
+        })
+    }
+}
