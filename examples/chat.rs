@@ -13,7 +13,7 @@
 //! messages, so this chat accepts unsigned ones unless run with
 //! `--strict` (it always signs its own).
 
-use std::{io::Write as _, path::PathBuf};
+use std::path::PathBuf;
 
 use clap::Parser;
 use strata::{Keypair, Multiaddr, PeerId, floodsub, identify, ping};
@@ -48,24 +48,6 @@ fn short(peer: PeerId) -> String {
     text[text.len().saturating_sub(6)..].to_owned()
 }
 
-/// The identity in `path`, created there if the file does not exist.
-fn load_or_create_key(path: &PathBuf) -> Result<Keypair, String> {
-    match std::fs::read(path) {
-        Ok(bytes) => Keypair::from_protobuf_encoding(&bytes).map_err(|e| format!("{}: {e}", path.display())),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let keypair = Keypair::generate_ed25519();
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600); // a secret key: owner only
-            let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            file.write_all(&keypair.to_protobuf_encoding()).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(keypair)
-        }
-        Err(error) => Err(format!("{}: {error}", path.display())),
-    }
-}
-
 /// The nick at the start of a chat line (`nick: text`), if there is one.
 fn nick_of(text: &str) -> Option<&str> {
     let (nick, _) = text.split_once(": ")?;
@@ -84,7 +66,7 @@ fn line_of(message: &floodsub::Message) -> String {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let keypair = match &cli.key {
-        Some(path) => load_or_create_key(path)?,
+        Some(path) => Keypair::load_or_generate(path).map_err(|e| format!("{}: {e}", path.display()))?,
         None => Keypair::generate_ed25519(),
     };
     let host = strata::builder(&keypair).listen(cli.listen.clone()).build().await.map_err(|e| e.to_string())?;

@@ -4,7 +4,7 @@ pub use strata_core as core;
 pub use strata_core::{Endpoint, Keypair, Multiaddr, PeerId, PublicKey, multiaddr, multistream};
 pub use strata_floodsub as floodsub;
 pub use strata_host as host;
-pub use strata_host::{ConnectionId, Event, Host, Protocol, Stream};
+pub use strata_host::{ConnectionEvent, ConnectionId, Event, Host, Protocol, Stream, WeakHost};
 pub use strata_identify as identify;
 pub use strata_mplex as mplex;
 pub use strata_noise as noise;

@@ -179,6 +179,32 @@ impl Keypair {
         Zeroizing::new(encode_proto(&data))
     }
 
+    /// The identity saved in `path` (a libp2p `PrivateKey` protobuf), or a
+    /// new one saved there if the file does not exist: how a node keeps its
+    /// peer id across restarts. A new file is created owner-only (mode
+    /// 0600 on Unix) and never overwritten; an unreadable or invalid file
+    /// is an error.
+    pub fn load_or_generate(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        use std::io::Write as _;
+        let path = path.as_ref();
+        match std::fs::read(path) {
+            Ok(bytes) => Self::from_protobuf_encoding(&bytes)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let keypair = Self::generate_ed25519();
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path)?;
+                file.write_all(&keypair.to_protobuf_encoding())?;
+                file.sync_all()?;
+                Ok(keypair)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// Loads a key pair from a libp2p `PrivateKey` protobuf, in its 64-byte
     /// or legacy 96-byte form, checking that the public key it carries is
     /// the one its secret key derives.

@@ -204,3 +204,22 @@ fn malformed_peer_ids_are_refused() {
         assert!(bad.parse::<PeerId>().is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn a_saved_identity_is_loaded_again_and_kept_private() {
+    let dir = std::env::temp_dir().join(format!("strata-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("identity.key");
+    let _ = std::fs::remove_file(&path);
+    let first = strata_core::Keypair::load_or_generate(&path).unwrap();
+    let again = strata_core::Keypair::load_or_generate(&path).unwrap();
+    assert_eq!(first.peer_id(), again.peer_id());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    std::fs::write(&path, b"not a key").unwrap();
+    assert_eq!(strata_core::Keypair::load_or_generate(&path).unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
