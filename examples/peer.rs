@@ -304,6 +304,8 @@ async fn dial(
         }
     }
     emit("done", json!({}));
+    // Our own messages may still be on their way: let them out first.
+    pubsub.flush(Duration::from_secs(2)).await;
     host.shutdown().await;
     Ok(())
 }

@@ -184,6 +184,19 @@ impl Floodsub {
         self.shared.events.subscribe()
     }
 
+    /// Waits until every RPC queued so far has been written (or given up
+    /// on), at most `timeout`; `false` if some were still queued then. For
+    /// a node about to shut down that wants its last messages out.
+    pub async fn flush(&self, timeout: std::time::Duration) -> bool {
+        let pending = self.shared.lock().writers.pending();
+        let drained = async {
+            while pending.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(timeout, drained).await.is_ok()
+    }
+
     /// How many peers the service keeps state for (router entries and
     /// writers): zero once every peer has left.
     pub fn tracked_peers(&self) -> usize {

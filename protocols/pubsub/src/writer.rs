@@ -42,7 +42,7 @@ use std::{
     collections::{HashMap, VecDeque},
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -128,12 +128,14 @@ struct PeerWriter {
 pub struct Writers {
     config: WriterConfig,
     peers: HashMap<PeerId, PeerWriter>,
+    /// RPCs queued and not yet handled by their peer's task.
+    pending: Arc<AtomicUsize>,
 }
 
 impl Writers {
     /// No writers yet.
     pub fn new(config: WriterConfig) -> Self {
-        Self { config, peers: HashMap::new() }
+        Self { config, peers: HashMap::new(), pending: Arc::default() }
     }
 
     /// A peer connected: its writer starts (its task with the first RPC).
@@ -147,16 +149,24 @@ impl Writers {
         if !host.is_connected(peer) {
             return Err(SendError::NotConnected);
         }
-        let config = self.config;
+        let (config, pending) = (self.config, Arc::clone(&self.pending));
         let writer = self.peers.entry(peer).or_insert_with(|| PeerWriter { queue: None, evidence: Arc::default() });
         let queue = writer.queue.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::channel(config.queue_len.max(1));
-            let task =
-                PeerTask { host: host.clone(), peer, config, evidence: Arc::clone(&writer.evidence), long: None };
+            let evidence = Arc::clone(&writer.evidence);
+            let task = PeerTask { host: host.clone(), peer, config, evidence, long: None, pending };
             host.spawn(task.run(receiver));
             sender
         });
-        queue.try_send(rpc).map_err(|_| SendError::QueueFull)
+        queue.try_send(rpc).map_err(|_| SendError::QueueFull)?;
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// A counter of the RPCs queued and not yet sent (or given up on), for
+    /// waiting until everything queued went out (before a shutdown).
+    pub fn pending(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.pending)
     }
 
     /// One of `peer`'s streams to us ended gracefully, after carrying
@@ -215,6 +225,7 @@ struct PeerTask {
     config: WriterConfig,
     evidence: Arc<Evidence>,
     long: Option<LongLived>,
+    pending: Arc<AtomicUsize>,
 }
 
 impl PeerTask {
@@ -241,6 +252,7 @@ impl PeerTask {
                 }
             };
             self.deliver(rpc).await;
+            self.pending.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
