@@ -34,7 +34,8 @@
 //! overflowed the peer's queue (`the peer's queue is full; RPC dropped`).
 //!
 //! When the long-lived stream fails, the RPCs written after its first
-//! (at most [`RESEND_WINDOW`]) are sent again the way the peer now reads:
+//! while the peer's style was still unknown (at most [`RESEND_WINDOW`] and
+//! [`RESEND_WINDOW_BYTES`]) are sent again the way the peer now reads:
 //! the seen-cache makes any repeat harmless. Every RPC is bounded in time
 //! (`send_timeout`); a connection that is gone ends the task.
 
@@ -44,7 +45,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use strata_core::{PeerId, framing};
@@ -55,8 +56,16 @@ use tokio::{
 };
 
 /// How many RPCs after the first on a long-lived stream are kept for
-/// resending should the remote drop it.
+/// resending should the remote drop it (only while the peer's
+/// [`StreamStyle`] is unknown: a peer known to read long-lived streams
+/// loses nothing that way).
 pub const RESEND_WINDOW: usize = 64;
+
+/// The most bytes of RPCs kept for resending, per peer.
+pub const RESEND_WINDOW_BYTES: usize = 1 << 20;
+
+/// How often a peer's agent version is looked up while it is unknown.
+const AGENT_RECHECK: Duration = Duration::from_millis(500);
 
 /// How a peer reads the streams we open to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,7 +163,16 @@ impl Writers {
         let queue = writer.queue.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::channel(config.queue_len.max(1));
             let evidence = Arc::clone(&writer.evidence);
-            let task = PeerTask { host: host.clone(), peer, config, evidence, long: None, pending };
+            let task = PeerTask {
+                host: host.clone(),
+                peer,
+                config,
+                evidence,
+                long: None,
+                pending,
+                agent: None,
+                agent_checked: None,
+            };
             host.spawn(task.run(receiver));
             sender
         });
@@ -215,8 +233,21 @@ struct LongLived {
     reader: ReadHalf<Stream>,
     writer: WriteHalf<Stream>,
     written: usize,
-    /// RPCs written after the first, for resending.
+    /// RPCs written after the first, for resending, and their bytes.
     after_first: VecDeque<Vec<u8>>,
+    after_first_bytes: usize,
+}
+
+impl LongLived {
+    /// Keeps `rpc` for resending, within the window.
+    fn keep(&mut self, rpc: Vec<u8>) {
+        self.after_first_bytes += rpc.len();
+        self.after_first.push_back(rpc);
+        while self.after_first.len() > RESEND_WINDOW || self.after_first_bytes > RESEND_WINDOW_BYTES {
+            let Some(old) = self.after_first.pop_front() else { break };
+            self.after_first_bytes -= old.len();
+        }
+    }
 }
 
 struct PeerTask {
@@ -226,16 +257,22 @@ struct PeerTask {
     evidence: Arc<Evidence>,
     long: Option<LongLived>,
     pending: Arc<AtomicUsize>,
+    /// The peer's agent version once identify told it (it does not change).
+    agent: Option<String>,
+    agent_checked: Option<Instant>,
 }
 
 impl PeerTask {
-    fn style(&self) -> StreamStyle {
-        let agent = self.host.peer_info(self.peer).and_then(|info| info.agent_version);
+    fn style(&mut self) -> StreamStyle {
+        if self.agent.is_none() && self.agent_checked.is_none_or(|at| at.elapsed() >= AGENT_RECHECK) {
+            self.agent = self.host.peer_info(self.peer).and_then(|info| info.agent_version);
+            self.agent_checked = Some(Instant::now());
+        }
         judge(
             self.evidence.one_rpc_alone.load(Ordering::Relaxed),
             self.evidence.multi_rpc_stream.load(Ordering::Relaxed),
             self.evidence.dropped_ours.load(Ordering::Relaxed),
-            agent.as_deref(),
+            self.agent.as_deref(),
         )
     }
 
@@ -264,9 +301,10 @@ impl PeerTask {
             return;
         }
         self.evidence.dropped_ours.store(true, Ordering::Relaxed);
-        tracing::debug!(peer = %self.peer, style = ?self.style(), resending = lost.after_first.len(), "pubsub: the peer dropped our stream");
+        let style = self.style();
+        tracing::debug!(peer = %self.peer, ?style, resending = lost.after_first.len(), "pubsub: the peer dropped our stream");
         for rpc in lost.after_first {
-            self.send_once(&rpc).await;
+            self.send_once(rpc, style).await;
         }
     }
 
@@ -278,23 +316,23 @@ impl PeerTask {
             // Switching: what followed the first RPC may be lost.
             if let Some(lost) = self.long.take() {
                 for rpc in lost.after_first {
-                    self.send_once(&rpc).await;
+                    self.send_once(rpc, style).await;
                 }
             }
         }
-        if !self.send_once(&rpc).await {
+        if !self.send_once(rpc, style).await {
             self.stream_lost().await;
         }
     }
 
     /// One attempt; `false` if a long-lived stream failed under it (the
     /// RPC is then kept for [`Self::stream_lost`] to resend).
-    async fn send_once(&mut self, rpc: &[u8]) -> bool {
+    async fn send_once(&mut self, rpc: Vec<u8>, style: StreamStyle) -> bool {
         let timeout = self.config.send_timeout;
-        if self.style() == StreamStyle::PerRpc {
+        if style == StreamStyle::PerRpc {
             self.long = None;
             let sent =
-                tokio::time::timeout(timeout, send_on_new_stream(&self.host, self.peer, self.config.protocols, rpc));
+                tokio::time::timeout(timeout, send_on_new_stream(&self.host, self.peer, self.config.protocols, &rpc));
             let sent = sent.await;
             if let Err(error) = sent.unwrap_or_else(|_| Err("timed out".into())) {
                 tracing::debug!(peer = %self.peer, %error, "pubsub: sending an RPC failed");
@@ -305,7 +343,13 @@ impl PeerTask {
             match tokio::time::timeout(timeout, self.host.open_stream(self.peer, self.config.protocols)).await {
                 Ok(Ok(stream)) => {
                     let (reader, writer) = tokio::io::split(stream);
-                    self.long = Some(LongLived { reader, writer, written: 0, after_first: VecDeque::new() });
+                    self.long = Some(LongLived {
+                        reader,
+                        writer,
+                        written: 0,
+                        after_first: VecDeque::new(),
+                        after_first_bytes: 0,
+                    });
                 }
                 Ok(Err(error)) => {
                     tracing::debug!(peer = %self.peer, %error, "pubsub: cannot open a stream; RPC dropped");
@@ -318,21 +362,20 @@ impl PeerTask {
             }
         }
         let Some(long) = self.long.as_mut() else { return true };
-        let written = tokio::time::timeout(timeout, framing::write_length_prefixed(&mut long.writer, rpc)).await;
+        let written = tokio::time::timeout(timeout, framing::write_length_prefixed(&mut long.writer, &rpc)).await;
         match written {
             Ok(Ok(())) => {
                 long.written += 1;
-                if long.written > 1 {
-                    long.after_first.push_back(rpc.to_vec());
-                    if long.after_first.len() > RESEND_WINDOW {
-                        long.after_first.pop_front();
-                    }
+                // Only a peer that may read one RPC per stream can lose
+                // what follows the first.
+                if long.written > 1 && style == StreamStyle::Unknown {
+                    long.keep(rpc);
                 }
                 true
             }
             Ok(Err(error)) => {
                 tracing::debug!(peer = %self.peer, %error, "pubsub: writing to the long-lived stream failed");
-                long.after_first.push_back(rpc.to_vec());
+                long.keep(rpc);
                 false
             }
             Err(_) => {
