@@ -36,16 +36,13 @@ use std::{
     time::Instant,
 };
 
-use strata_core::{
-    ConnectionSource, Endpoint, Keypair, Multiaddr, PeerId, PublicKey, SecurityUpgrade, StreamMuxer, Transport,
-    multiaddr::Component, multistream,
-};
+use strata_core::{Endpoint, Keypair, Multiaddr, PeerId, PublicKey, multiaddr::Component, multistream};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument as _;
 
 use crate::{
-    Config, ConnectionId, Error, Event, Lifecycle, Protocol, Result, Stream, Upgrader, connection,
+    Config, ConnectionId, Error, Event, Lifecycle, Protocol, Result, Stream, WeakHost, connection,
     connections::{Entry, Table},
     lifecycle, listener,
     peer_store::{PeerInfo, PeerStore},
@@ -59,46 +56,11 @@ use crate::{
 pub struct Host {
     pub(crate) inner: Arc<Inner>,
     /// `None` in a [`WeakHost`]: only user handles keep the host running.
-    _guard: Option<Arc<DropGuard>>,
-}
-
-/// A handle for services (protocols) to keep: every method of [`Host`]
-/// through `Deref`, but it does not keep the host running. A protocol
-/// that stored a full `Host` in a handler the host owns would keep the
-/// host alive for ever.
-#[derive(Clone)]
-pub struct WeakHost(Host);
-
-impl std::ops::Deref for WeakHost {
-    type Target = Host;
-
-    fn deref(&self) -> &Host {
-        &self.0
-    }
-}
-
-impl WeakHost {
-    /// Waits until the host has shut down and every task of it has ended
-    /// (bounded by nothing: wrap it in a timeout).
-    pub async fn terminated(&self) {
-        self.0.inner.shutdown.cancelled().await;
-        self.0.inner.tasks.wait().await;
-    }
-
-    /// Whether the host is shut down (or shutting down).
-    pub fn is_shut_down(&self) -> bool {
-        self.0.inner.shutdown.is_cancelled()
-    }
-}
-
-impl std::fmt::Debug for WeakHost {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("WeakHost").field(&self.0.inner.peer_id).finish()
-    }
+    pub(crate) _guard: Option<Arc<DropGuard>>,
 }
 
 /// Shuts the host down when the last user handle goes.
-struct DropGuard(Arc<Inner>);
+pub(crate) struct DropGuard(pub(crate) Arc<Inner>);
 
 impl Drop for DropGuard {
     fn drop(&mut self) {
@@ -119,22 +81,22 @@ pub(crate) struct State {
 
 pub(crate) struct Inner {
     pub(crate) peer_id: PeerId,
-    keypair: Keypair,
-    public_key: PublicKey,
-    peer_store: Mutex<PeerStore>,
+    pub(crate) keypair: Keypair,
+    pub(crate) public_key: PublicKey,
+    pub(crate) peer_store: Mutex<PeerStore>,
     /// Connection sources in the order given; a dial or listen uses the
     /// first that serves the address.
-    sources: Vec<Box<dyn Source>>,
+    pub(crate) sources: Vec<Box<dyn Source>>,
     pub(crate) config: Config,
-    state: Mutex<State>,
+    pub(crate) state: Mutex<State>,
     /// Serialises connection changes with their lifecycle delivery.
-    order: tokio::sync::Mutex<()>,
-    events: broadcast::Sender<Event>,
+    pub(crate) order: tokio::sync::Mutex<()>,
+    pub(crate) events: broadcast::Sender<Event>,
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
-    next_connection: AtomicU64,
+    pub(crate) next_connection: AtomicU64,
     pub(crate) pending_upgrades: Arc<Semaphore>,
-    pending_dials: Semaphore,
+    pub(crate) pending_dials: Semaphore,
 }
 
 impl Inner {
@@ -233,96 +195,7 @@ impl Inner {
     }
 }
 
-/// A source that is made once the host's [`Config`] is known.
-type SourceMaker = Box<dyn FnOnce(&Config) -> Box<dyn Source> + Send>;
-
-/// Builds a [`Host`] from one or more connection sources.
-pub struct Builder {
-    keypair: Keypair,
-    sources: Vec<SourceMaker>,
-    config: Config,
-    listen: Vec<Multiaddr>,
-}
-
-impl Builder {
-    /// A builder for a host with this identity and no connection source
-    /// yet (add at least one with [`Builder::source`]).
-    pub fn new(keypair: &Keypair) -> Self {
-        Self { keypair: keypair.clone(), sources: Vec::new(), config: Config::default(), listen: Vec::new() }
-    }
-
-    /// Adds a connection source: an [`Upgrader`] (a transport with
-    /// security and muxers), or a transport that upgrades by itself
-    /// (QUIC). A dial or listen uses the first source that serves the
-    /// address.
-    #[must_use]
-    pub fn source(mut self, source: impl ConnectionSource) -> Self {
-        self.sources.push(Box::new(move |_| Box::new(source) as Box<dyn Source>));
-        self
-    }
-
-    /// Replaces the default [`Config`].
-    #[must_use]
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Listens on `addr` once built (may be given several times).
-    #[must_use]
-    pub fn listen(mut self, addr: Multiaddr) -> Self {
-        self.listen.push(addr);
-        self
-    }
-
-    /// Starts the host (on the current tokio runtime) and its listeners.
-    pub async fn build(self) -> Result<Host> {
-        let config = self.config;
-        let sources = self.sources.into_iter().map(|make| make(&config)).collect();
-        let peer_store = PeerStore::new(config.max_peers, config.max_addrs_per_peer, config.peer_ttl);
-        let inner = Arc::new(Inner {
-            peer_id: self.keypair.peer_id(),
-            public_key: self.keypair.public(),
-            keypair: self.keypair,
-            peer_store: Mutex::new(peer_store),
-            sources,
-            events: broadcast::channel(config.event_capacity).0,
-            tasks: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
-            next_connection: AtomicU64::new(0),
-            pending_upgrades: Arc::new(Semaphore::new(config.max_pending_upgrades)),
-            pending_dials: Semaphore::new(config.max_pending_dials),
-            state: Mutex::new(State::default()),
-            order: tokio::sync::Mutex::new(()),
-            config,
-        });
-        let host = Host { _guard: Some(Arc::new(DropGuard(Arc::clone(&inner)))), inner };
-        for addr in self.listen {
-            host.listen(addr).await?;
-        }
-        Ok(host)
-    }
-}
-
 impl Host {
-    /// A builder for a host with this identity over one transport, one
-    /// security upgrade and one muxer (an [`Upgrader`] with the config's
-    /// upgrade timeout). The `strata` crate's `builder` picks the defaults.
-    /// For several muxers or sources, use [`Builder::new`].
-    pub fn builder<T, Sec, Mux>(keypair: &Keypair, transport: T, security: Sec, muxer: Mux) -> Builder
-    where
-        T: Transport,
-        Sec: SecurityUpgrade,
-        Mux: StreamMuxer,
-    {
-        let mut builder = Builder::new(keypair);
-        builder.sources.push(Box::new(move |config: &Config| {
-            let upgrader = Upgrader::new(transport).security(security).muxer(muxer).timeout(config.upgrade_timeout);
-            Box::new(upgrader) as Box<dyn Source>
-        }));
-        builder
-    }
-
     /// A handle that does not keep the host running: what a protocol
     /// service keeps.
     pub fn downgrade(&self) -> WeakHost {

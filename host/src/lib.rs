@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod builder;
 mod config;
 mod connection;
 mod connections;
@@ -14,11 +15,13 @@ mod request;
 mod source;
 mod stream;
 mod upgrader;
+mod weak;
 
+pub use builder::Builder;
 pub use config::Config;
 pub use error::{BoxError, Error, Result};
 pub use event::{ConnectionId, Event};
-pub use host::{Builder, Host, WeakHost};
+pub use host::Host;
 pub use lifecycle::{ConnectionEvent, Lifecycle};
 pub use peer_store::PeerInfo;
 pub use protocol::Protocol;
@@ -26,3 +29,4 @@ pub use request::{RequestConfig, RequestError, Requester};
 pub use source::{BoxConnection, BoxStream, ByteStreamObject};
 pub use stream::Stream;
 pub use upgrader::{Upgrader, UpgraderListener};
+pub use weak::WeakHost;

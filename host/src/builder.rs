@@ -1,0 +1,106 @@
+//! `Builder`: a host from an identity, connection sources, a [`Config`]
+//! and addresses to listen on.
+
+use std::sync::{Arc, Mutex, atomic::AtomicU64};
+
+use strata_core::{ConnectionSource, Keypair, Multiaddr, SecurityUpgrade, StreamMuxer, Transport};
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    Config, Host, Result, Upgrader,
+    host::{DropGuard, Inner, State},
+    peer_store::PeerStore,
+    source::Source,
+};
+
+/// A source that is made once the host's [`Config`] is known.
+type SourceMaker = Box<dyn FnOnce(&Config) -> Box<dyn Source> + Send>;
+
+/// Builds a [`Host`] from one or more connection sources.
+pub struct Builder {
+    keypair: Keypair,
+    sources: Vec<SourceMaker>,
+    config: Config,
+    listen: Vec<Multiaddr>,
+}
+
+impl Builder {
+    /// A builder for a host with this identity and no connection source
+    /// yet (add at least one with [`Builder::source`]).
+    pub fn new(keypair: &Keypair) -> Self {
+        Self { keypair: keypair.clone(), sources: Vec::new(), config: Config::default(), listen: Vec::new() }
+    }
+
+    /// Adds a connection source: an [`Upgrader`] (a transport with
+    /// security and muxers), or a transport that upgrades by itself
+    /// (QUIC). A dial or listen uses the first source that serves the
+    /// address.
+    #[must_use]
+    pub fn source(mut self, source: impl ConnectionSource) -> Self {
+        self.sources.push(Box::new(move |_| Box::new(source) as Box<dyn Source>));
+        self
+    }
+
+    /// Replaces the default [`Config`].
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Listens on `addr` once built (may be given several times).
+    #[must_use]
+    pub fn listen(mut self, addr: Multiaddr) -> Self {
+        self.listen.push(addr);
+        self
+    }
+
+    /// Starts the host (on the current tokio runtime) and its listeners.
+    pub async fn build(self) -> Result<Host> {
+        let config = self.config;
+        let sources = self.sources.into_iter().map(|make| make(&config)).collect();
+        let peer_store = PeerStore::new(config.max_peers, config.max_addrs_per_peer, config.peer_ttl);
+        let inner = Arc::new(Inner {
+            peer_id: self.keypair.peer_id(),
+            public_key: self.keypair.public(),
+            keypair: self.keypair,
+            peer_store: Mutex::new(peer_store),
+            sources,
+            events: broadcast::channel(config.event_capacity).0,
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            next_connection: AtomicU64::new(0),
+            pending_upgrades: Arc::new(Semaphore::new(config.max_pending_upgrades)),
+            pending_dials: Semaphore::new(config.max_pending_dials),
+            state: Mutex::new(State::default()),
+            order: tokio::sync::Mutex::new(()),
+            config,
+        });
+        let host = Host { _guard: Some(Arc::new(DropGuard(Arc::clone(&inner)))), inner };
+        for addr in self.listen {
+            host.listen(addr).await?;
+        }
+        Ok(host)
+    }
+}
+
+impl Host {
+    /// A builder for a host with this identity over one transport, one
+    /// security upgrade and one muxer (an [`Upgrader`] with the config's
+    /// upgrade timeout). The `strata` crate's `builder` picks the defaults.
+    /// For several muxers or sources, use [`Builder::new`].
+    pub fn builder<T, Sec, Mux>(keypair: &Keypair, transport: T, security: Sec, muxer: Mux) -> Builder
+    where
+        T: Transport,
+        Sec: SecurityUpgrade,
+        Mux: StreamMuxer,
+    {
+        let mut builder = Builder::new(keypair);
+        builder.sources.push(Box::new(move |config: &Config| {
+            let upgrader = Upgrader::new(transport).security(security).muxer(muxer).timeout(config.upgrade_timeout);
+            Box::new(upgrader) as Box<dyn Source>
+        }));
+        builder
+    }
+}
