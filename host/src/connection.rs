@@ -1,7 +1,9 @@
-//! The task of one connection: it accepts the streams the remote opens,
+//! The life of one connection: it accepts the streams the remote opens,
 //! negotiates each one's protocol against the host's handlers, and runs the
 //! handler in a task of its own. When the connection ends (or the host
-//! shuts down) it closes the connection and reports it.
+//! shuts down) it closes the connection and returns; the host, which
+//! started it, then forgets and reports it (calls go one way: host.rs
+//! into this file, never back).
 //!
 //! Logs: the task runs in the connection's span (peer, id, remote
 //! address); each stream's handler in a `stream` span (protocol) inside
@@ -18,37 +20,32 @@ use crate::{
     source::{BoxStream, Muxed},
 };
 
-/// Starts the task of connection `id`, in `span`.
-pub(crate) fn spawn(
-    inner: Arc<Inner>,
+/// Serves connection `id` until it ends or the host shuts down, then
+/// closes it.
+pub(crate) async fn run(
+    inner: &Arc<Inner>,
     id: ConnectionId,
     peer: PeerId,
     remote_addr: Multiaddr,
     muxed: Arc<dyn Muxed>,
-    span: tracing::Span,
 ) {
-    let tasks = inner.tasks.clone();
-    let task = async move {
-        loop {
-            let accepted = tokio::select! {
-                () = inner.shutdown.cancelled() => break,
-                accepted = muxed.accept() => accepted,
-            };
-            match accepted {
-                Ok(Some(stream)) => serve(Arc::clone(&inner), id, peer, remote_addr.clone(), stream),
-                Ok(None) => break,
-                Err(error) => {
-                    tracing::debug!(%error, "connection failed");
-                    break;
-                }
+    loop {
+        let accepted = tokio::select! {
+            () = inner.shutdown.cancelled() => break,
+            accepted = muxed.accept() => accepted,
+        };
+        match accepted {
+            Ok(Some(stream)) => serve(Arc::clone(inner), id, peer, remote_addr.clone(), stream),
+            Ok(None) => break,
+            Err(error) => {
+                tracing::debug!(%error, "connection failed");
+                break;
             }
         }
-        if let Err(error) = muxed.close().await {
-            tracing::debug!(%error, "closing the connection failed");
-        }
-        inner.remove_connection(id).await;
-    };
-    tasks.spawn(task.instrument(span));
+    }
+    if let Err(error) = muxed.close().await {
+        tracing::debug!(%error, "closing the connection failed");
+    }
 }
 
 /// Negotiates an inbound stream and hands it to its handler, in a task.

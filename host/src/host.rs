@@ -162,12 +162,17 @@ impl Inner {
         self.emit(Event::ConnectionEstablished { peer, connection: id, endpoint, remote_addr: remote_addr.clone() });
         lifecycle::deliver(hooks, &event).await;
         drop(order);
-        connection::spawn(Arc::clone(self), id, peer, remote_addr, muxed, span);
+        let inner = Arc::clone(self);
+        let task = async move {
+            connection::run(&inner, id, peer, remote_addr, muxed).await;
+            inner.remove_connection(id).await;
+        };
+        self.tasks.spawn(task.instrument(span));
         Ok(id)
     }
 
     /// Forgets a connection that ended, and reports it.
-    pub(crate) async fn remove_connection(&self, id: ConnectionId) {
+    async fn remove_connection(&self, id: ConnectionId) {
         let order = self.order.lock().await;
         let removed = self.lock().table.remove(id);
         if let Some((entry, event, hooks)) = removed {
