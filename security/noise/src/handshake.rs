@@ -33,6 +33,10 @@ pub(crate) const PROTOCOL_NAME: &str = "Noise_XX_25519_ChaChaPoly_SHA256";
 /// The longest Noise message (spec, "Wire Format").
 pub(crate) const MAX_MESSAGE_LEN: usize = 65535;
 
+/// The longest message 1 a responder reads: the 32-byte ephemeral key and
+/// room for a small payload no libp2p implementation sends.
+pub(crate) const MAX_MESSAGE_1_LEN: usize = 1024;
+
 /// A handshake in progress: the Noise state and one message buffer.
 struct Handshake {
     state: snow::HandshakeState,
@@ -67,7 +71,16 @@ impl Handshake {
 
     /// Reads the next handshake message; returns its decrypted payload.
     async fn recv<S: ByteStream>(&mut self, io: &mut S) -> Result<Vec<u8>> {
+        self.recv_at_most(io, MAX_MESSAGE_LEN).await
+    }
+
+    /// Reads the next handshake message, refusing one longer than `max`
+    /// bytes before reading its body.
+    async fn recv_at_most<S: ByteStream>(&mut self, io: &mut S, max: usize) -> Result<Vec<u8>> {
         let len = usize::from(io.read_u16().await?);
+        if len > max {
+            return Err(Error::InvalidPayload("handshake message longer than it may be"));
+        }
         let mut message = vec![0; len];
         io.read_exact(&mut message).await?;
         let payload_len = self.state.read_message(&message, &mut self.buf)?;
@@ -119,9 +132,11 @@ pub(crate) async fn responder<S: ByteStream>(io: S, identity: &Keypair) -> Resul
 }
 
 async fn responder_with<S: ByteStream>(mut io: S, mut handshake: Handshake) -> Result<(PeerId, NoiseStream<S>)> {
-    // Message 1 may carry a payload in XX; libp2p sends none, and we read
-    // past any.
-    handshake.recv(&mut io).await?;
+    // Message 1 is the initiator's ephemeral key (32 bytes). XX allows a
+    // payload beside it; libp2p sends none. Anything much larger is not a
+    // libp2p dialer: refuse it before reading it or answering with
+    // message 2 (the costly half of our work).
+    handshake.recv_at_most(&mut io, MAX_MESSAGE_1_LEN).await?;
     let local_payload = handshake.local_payload.encode();
     handshake.send(&mut io, &local_payload).await?;
     let remote_payload = handshake.recv(&mut io).await?;

@@ -104,3 +104,18 @@ async fn a_missing_identity_is_refused() {
     let result = against_tampered_initiator(|payload| payload.identity_sig = None).await;
     assert!(matches!(result, Err(Error::InvalidPayload(_))), "{result:?}");
 }
+
+#[tokio::test]
+async fn an_oversized_message_1_is_refused_before_message_2() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut dialer, listener) = tokio::io::duplex(1 << 17);
+    let identity = strata_core::Keypair::generate_ed25519();
+    let responding = tokio::spawn(async move { super::responder(listener, &identity).await.map(|(peer, _)| peer) });
+    let garbage = vec![7u8; 65_000];
+    dialer.write_all(&u16::try_from(garbage.len()).unwrap().to_be_bytes()).await.unwrap();
+    drop(dialer.write_all(&garbage).await);
+    assert!(responding.await.unwrap().is_err());
+    let mut answer = Vec::new();
+    drop(dialer.read_to_end(&mut answer).await);
+    assert!(answer.is_empty(), "no message 2 for a garbage message 1: {} bytes", answer.len());
+}
