@@ -43,7 +43,14 @@ async fn a_burst_of_500_connections_leaves_nothing_behind() {
     const PER_CLIENT: usize = 5;
     // A tiny event backlog (the broadcast lags) and lifecycle queue (the
     // host must wait for the protocols): neither may lose anything.
-    let config = Config::default().with_event_capacity(2).with_lifecycle_capacity(4).with_max_pending_upgrades(1024);
+    // All clients share 127.0.0.1: the per-address admission limits are
+    // lifted for them.
+    let config = Config::default()
+        .with_event_capacity(2)
+        .with_lifecycle_capacity(4)
+        .with_max_pending_upgrades(1024)
+        .with_max_pending_upgrades_per_ip(1024, 1024)
+        .with_accept_rate_per_ip(100_000);
     let server = strata::builder(&Keypair::generate_ed25519()).config(config).listen(loopback()).build().await.unwrap();
     let server_ping = ping::Ping::attach(&server, ping::Config::default()).unwrap();
     let _server_identify = identify::Identify::attach(&server, identify::Config::default()).unwrap();

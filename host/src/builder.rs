@@ -9,6 +9,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     Config, Host, Result, Upgrader,
+    admission::{Gate, Limits},
     host::{DropGuard, Inner, State},
     peer_store::PeerStore,
     source::Source,
@@ -71,7 +72,13 @@ impl Builder {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             next_connection: AtomicU64::new(0),
-            pending_upgrades: Arc::new(Semaphore::new(config.max_pending_upgrades)),
+            gate: Arc::new(Mutex::new(Gate::new(Limits {
+                max_pending: config.max_pending_upgrades,
+                max_pending_per_ip: config.max_pending_upgrades_per_ip,
+                max_pending_per_subnet: config.max_pending_upgrades_per_subnet,
+                accept_rate_per_ip: config.accept_rate_per_ip,
+                accept_burst_per_ip: 2.0 * config.accept_rate_per_ip,
+            }))),
             pending_dials: Semaphore::new(config.max_pending_dials),
             state: Mutex::new(State::default()),
             order: tokio::sync::Mutex::new(()),
@@ -98,7 +105,11 @@ impl Host {
     {
         let mut builder = Builder::new(keypair);
         builder.sources.push(Box::new(move |config: &Config| {
-            let upgrader = Upgrader::new(transport).security(security).muxer(muxer).timeout(config.upgrade_timeout);
+            let upgrader = Upgrader::new(transport)
+                .security(security)
+                .muxer(muxer)
+                .timeout(config.upgrade_timeout)
+                .first_step_timeout(config.first_step_timeout);
             Box::new(upgrader) as Box<dyn Source>
         }));
         builder

@@ -7,9 +7,15 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) upgrade_timeout: Duration,
+    pub(crate) first_step_timeout: Duration,
     pub(crate) negotiation_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) max_pending_upgrades: usize,
+    pub(crate) max_pending_upgrades_per_ip: usize,
+    pub(crate) max_pending_upgrades_per_subnet: usize,
+    pub(crate) accept_rate_per_ip: f64,
+    pub(crate) max_connections_per_peer: usize,
+    pub(crate) max_inbound_connections: usize,
     pub(crate) max_pending_dials: usize,
     pub(crate) event_capacity: usize,
     pub(crate) lifecycle_capacity: usize,
@@ -23,9 +29,15 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             upgrade_timeout: Duration::from_secs(10),
+            first_step_timeout: Duration::from_secs(3),
             negotiation_timeout: Duration::from_secs(10),
             max_connections: 1024,
-            max_pending_upgrades: 64,
+            max_pending_upgrades: 256,
+            max_pending_upgrades_per_ip: 16,
+            max_pending_upgrades_per_subnet: 64,
+            accept_rate_per_ip: crate::admission::DEFAULT_ACCEPT_RATE,
+            max_connections_per_peer: 8,
+            max_inbound_connections: 768,
             max_pending_dials: 64,
             event_capacity: 1024,
             lifecycle_capacity: 256,
@@ -48,6 +60,16 @@ impl Config {
         self
     }
 
+    /// How long an inbound connection may take to agree on a security
+    /// protocol, its first step. Default: 3 s. Past it the connection is
+    /// dropped: a silent or byte-a-second socket frees its handshake slot
+    /// early instead of holding it for the whole upgrade timeout.
+    #[must_use]
+    pub fn with_first_step_timeout(mut self, timeout: Duration) -> Self {
+        self.first_step_timeout = timeout;
+        self
+    }
+
     /// How long protocol negotiation on a new stream may take. Default:
     /// 10 s. Past it the stream is dropped.
     #[must_use]
@@ -65,12 +87,52 @@ impl Config {
         self
     }
 
-    /// How many inbound connections may be in their upgrade at once.
-    /// Default: 64. Past it, newly accepted connections are closed at once
-    /// (a flood of half-open handshakes cannot tie up the host).
+    /// How many inbound connections may be in their upgrade at once, in
+    /// all. Default: 256. Past it, newly accepted connections are closed at
+    /// once. Each address and subnet also has its own, smaller share
+    /// ([`Config::with_max_pending_upgrades_per_ip`]), so one source of
+    /// half-open handshakes cannot take every slot.
     #[must_use]
     pub fn with_max_pending_upgrades(mut self, max: usize) -> Self {
         self.max_pending_upgrades = max.max(1);
+        self
+    }
+
+    /// How many inbound upgrades one IP address, and one subnet (/24 for
+    /// IPv4, /64 for IPv6), may have in progress. Defaults: 16 and 64.
+    /// Past it, a new socket from there is closed before any handshake.
+    #[must_use]
+    pub fn with_max_pending_upgrades_per_ip(mut self, per_ip: usize, per_subnet: usize) -> Self {
+        self.max_pending_upgrades_per_ip = per_ip.max(1);
+        self.max_pending_upgrades_per_subnet = per_subnet.max(1);
+        self
+    }
+
+    /// How many connections per second one IP address may open to us,
+    /// sustained (bursts of twice as many are let through). Default: 50.
+    /// Past it, sockets from there are closed before any handshake.
+    #[must_use]
+    pub fn with_accept_rate_per_ip(mut self, per_second: u32) -> Self {
+        self.accept_rate_per_ip = f64::from(per_second.max(1));
+        self
+    }
+
+    /// How many connections one peer may have established at once, both
+    /// directions. Default: 8. Past it, a new one is closed once
+    /// authenticated ([`crate::Error::PeerConnectionLimit`]).
+    #[must_use]
+    pub fn with_max_connections_per_peer(mut self, max: usize) -> Self {
+        self.max_connections_per_peer = max.max(1);
+        self
+    }
+
+    /// How many of the connections may be inbound. Default: 768 (of
+    /// 1024), so that inbound connections cannot take the room our own
+    /// dials need. Past it, an inbound connection is closed once
+    /// authenticated.
+    #[must_use]
+    pub fn with_max_inbound_connections(mut self, max: usize) -> Self {
+        self.max_inbound_connections = max;
         self
     }
 

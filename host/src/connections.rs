@@ -30,6 +30,8 @@ pub(crate) struct Table {
     entries: BTreeMap<ConnectionId, Entry>,
     /// How many connections each peer has.
     per_peer: HashMap<PeerId, usize>,
+    /// How many are inbound.
+    inbound: usize,
     /// The lifecycle queues (dropped ones are pruned on the next change).
     hooks: Vec<mpsc::Sender<ConnectionEvent>>,
 }
@@ -37,6 +39,11 @@ pub(crate) struct Table {
 impl Table {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// How many connections are inbound.
+    pub(crate) fn inbound(&self) -> usize {
+        self.inbound
     }
 
     pub(crate) fn is_connected(&self, peer: PeerId) -> bool {
@@ -79,6 +86,9 @@ impl Table {
     ) -> (ConnectionEvent, Vec<mpsc::Sender<ConnectionEvent>>) {
         let count = self.per_peer.entry(entry.peer).or_default();
         *count += 1;
+        if entry.endpoint == Endpoint::Listener {
+            self.inbound += 1;
+        }
         let event = ConnectionEvent::Established {
             peer: entry.peer,
             connection: id,
@@ -96,6 +106,9 @@ impl Table {
         id: ConnectionId,
     ) -> Option<(Entry, ConnectionEvent, Vec<mpsc::Sender<ConnectionEvent>>)> {
         let entry = self.entries.remove(&id)?;
+        if entry.endpoint == Endpoint::Listener {
+            self.inbound -= 1;
+        }
         let last = match self.per_peer.get_mut(&entry.peer) {
             Some(count) if *count > 1 => {
                 *count -= 1;

@@ -53,6 +53,19 @@ pub enum Error {
     #[error("the host already has its maximum of {0} connections")]
     ConnectionLimit(usize),
 
+    /// The peer has as many connections as allowed
+    /// ([`crate::Config::with_max_connections_per_peer`]).
+    #[error("{0} already has its maximum of {1} connections")]
+    PeerConnectionLimit(PeerId, usize),
+
+    /// The inbound share of the connection limit is reached.
+    #[error("the host already has its maximum of {0} inbound connections")]
+    InboundLimit(usize),
+
+    /// The peer is on the host's deny list.
+    #[error("{0} is denied")]
+    Denied(PeerId),
+
     /// The host is shut down.
     #[error("the host is shut down")]
     ShutDown,

@@ -42,7 +42,9 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument as _;
 
 use crate::{
-    Config, ConnectionId, Error, Event, Lifecycle, Protocol, Result, Stream, WeakHost, connection,
+    Config, ConnectionId, Error, Event, Lifecycle, Protocol, Result, Stream, WeakHost,
+    admission::{Gate, IpRange},
+    connection,
     connections::{Entry, Table},
     lifecycle, listener,
     peer_store::{PeerInfo, PeerStore},
@@ -95,7 +97,8 @@ pub(crate) struct Inner {
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
     pub(crate) next_connection: AtomicU64,
-    pub(crate) pending_upgrades: Arc<Semaphore>,
+    /// Admission: handshake slots, accept rates, deny and allow lists.
+    pub(crate) gate: Arc<Mutex<Gate>>,
     pub(crate) pending_dials: Semaphore,
 }
 
@@ -139,10 +142,17 @@ impl Inner {
         let order = self.order.lock().await;
         let added = {
             let mut state = self.lock();
+            let denied = self.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.denied_peers.contains(&peer);
             if self.shutdown.is_cancelled() {
                 Err(Error::ShutDown)
+            } else if denied {
+                Err(Error::Denied(peer))
             } else if state.table.len() >= self.config.max_connections {
                 Err(Error::ConnectionLimit(self.config.max_connections))
+            } else if state.table.count_of(peer) >= self.config.max_connections_per_peer {
+                Err(Error::PeerConnectionLimit(peer, self.config.max_connections_per_peer))
+            } else if endpoint == Endpoint::Listener && state.table.inbound() >= self.config.max_inbound_connections {
+                Err(Error::InboundLimit(self.config.max_inbound_connections))
             } else {
                 let entry = Entry { peer, endpoint, remote_addr: remote_addr.clone(), muxed: Arc::clone(&muxed) };
                 Ok(state.table.insert(id, entry))
@@ -443,6 +453,30 @@ impl Host {
             state.table.close_hooks();
         }
         Lifecycle { receiver }
+    }
+
+    /// Refuses `peer` from now on (its connections are closed, new ones
+    /// are refused right after the handshake, both directions).
+    pub async fn deny_peer(&self, peer: PeerId) {
+        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.denied_peers.insert(peer);
+        self.disconnect(peer).await;
+    }
+
+    /// Accepts `peer` again after [`Host::deny_peer`].
+    pub fn undeny_peer(&self, peer: PeerId) {
+        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.denied_peers.remove(&peer);
+    }
+
+    /// Refuses inbound connections from `range` from now on, before any
+    /// handshake (established ones stay).
+    pub fn deny_ip_range(&self, range: IpRange) {
+        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.denied_ranges.push(range);
+    }
+
+    /// Accepts inbound connections only from `ranges` (`None`: from
+    /// anywhere, the default); the deny list still applies.
+    pub fn set_allowed_ip_ranges(&self, ranges: Option<Vec<IpRange>>) {
+        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.allowed_ranges = ranges;
     }
 
     /// Closes every connection to `peer`.

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod admission;
 mod builder;
 mod config;
 mod connection;
@@ -17,6 +18,7 @@ mod stream;
 mod upgrader;
 mod weak;
 
+pub use admission::{IpRange, Refusal};
 pub use builder::Builder;
 pub use config::Config;
 pub use error::{BoxError, Error, Result};

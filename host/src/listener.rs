@@ -1,12 +1,13 @@
-//! The accept loop of one listener: inbound connections are upgraded in
-//! tasks of their own, at most `max_pending_upgrades` at once.
+//! The accept loop of one listener: each inbound connection is admitted
+//! (or closed) before any handshake (`admission.rs`), then upgraded in a
+//! task of its own, holding its handshake slot until it ends.
 
 use std::{sync::Arc, time::Duration};
 
 use strata_core::Endpoint;
 use tracing::Instrument as _;
 
-use crate::{Event, host::Inner, source::SourceListener};
+use crate::{Event, admission::Ticket, host::Inner, source::SourceListener};
 
 /// Starts the accept loop of `listener`.
 pub(crate) fn spawn(inner: Arc<Inner>, mut listener: Box<dyn SourceListener>) {
@@ -27,9 +28,12 @@ pub(crate) fn spawn(inner: Arc<Inner>, mut listener: Box<dyn SourceListener>) {
                     continue;
                 }
             };
-            let Ok(permit) = Arc::clone(&inner.pending_upgrades).try_acquire_owned() else {
-                tracing::debug!(remote = %pending.remote_addr, "too many pending upgrades; dropping a connection");
-                continue;
+            let permit = match Ticket::take(&inner.gate, &pending.remote_addr) {
+                Ok(ticket) => ticket,
+                Err(refusal) => {
+                    tracing::debug!(remote = %pending.remote_addr, %refusal, "inbound connection refused before its handshake");
+                    continue;
+                }
             };
             let tasks = inner.tasks.clone();
             let inner = Arc::clone(&inner);

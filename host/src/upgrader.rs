@@ -11,7 +11,8 @@
 //!   encrypted ── multistream [/yamux/1.0.0, /mplex/6.7.0, …] ──▶ muxer ──▶ BoxConnection
 //! ```
 //!
-//! The whole upgrade is bounded by one timeout. Security outputs and muxer
+//! The whole upgrade is bounded by one timeout, and an inbound one's first
+//! step (agreeing on security) by a shorter one. Security outputs and muxer
 //! connections of different types are boxed, so one upgrader offers any
 //! mix of them.
 
@@ -83,6 +84,7 @@ struct Choices {
     securities: Arc<[Arc<dyn Security>]>,
     muxers: Arc<[Arc<dyn Muxer>]>,
     timeout: Duration,
+    first_step: Duration,
 }
 
 impl Choices {
@@ -118,7 +120,14 @@ impl Choices {
     /// Upgrades a stream we accepted.
     async fn inbound(self, mut raw: BoxStream) -> Result<(PeerId, BoxConnection)> {
         let names = self.security_names();
-        let agreed = *multistream::listener_select(&mut raw, &names).await.map_err(Error::negotiation)?;
+        // The first step has a deadline of its own: a silent or dribbling
+        // socket gives its handshake slot back in seconds, not at the end
+        // of the whole upgrade timeout.
+        let first = tokio::time::timeout(self.first_step, multistream::listener_select(&mut raw, &names));
+        let agreed = *first
+            .await
+            .map_err(|_| Error::Timeout("security negotiation", self.first_step))?
+            .map_err(Error::negotiation)?;
         let (peer, mut secure) = Self::pick(&self.securities, &names, agreed)?.inbound(raw).await?;
         let names = self.muxer_names();
         let agreed = *multistream::listener_select(&mut secure, &names).await.map_err(Error::negotiation)?;
@@ -154,7 +163,12 @@ impl<T: Transport> Upgrader<T> {
     /// An upgrader of `transport` with no security or muxer yet (add at
     /// least one of each), and a 10 s upgrade timeout.
     pub fn new(transport: T) -> Self {
-        let choices = Choices { securities: Arc::new([]), muxers: Arc::new([]), timeout: Duration::from_secs(10) };
+        let choices = Choices {
+            securities: Arc::new([]),
+            muxers: Arc::new([]),
+            timeout: Duration::from_secs(10),
+            first_step: Duration::from_secs(3),
+        };
         Self { transport: Arc::new(transport), choices }
     }
 
@@ -182,6 +196,16 @@ impl<T: Transport> Upgrader<T> {
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.choices.timeout = timeout;
+        self
+    }
+
+    /// How long an inbound connection may take to agree on a security
+    /// protocol (its first few dozen bytes). Default: 3 s; past it the
+    /// connection is dropped, so silent and slow sockets free their
+    /// handshake slot early.
+    #[must_use]
+    pub fn first_step_timeout(mut self, timeout: Duration) -> Self {
+        self.choices.first_step = timeout;
         self
     }
 }
