@@ -7,7 +7,7 @@
 //! objects. The cost is a boxed future per dial, accept or stream open and
 //! a virtual call per read or write, next to a system call and a cipher.
 
-use std::sync::Arc;
+use std::{any::Any, sync::Arc};
 
 use futures::future::BoxFuture;
 use strata_core::{ByteStream, ConnectionListener, ConnectionSource, Multiaddr, MuxedConnection, PeerId};
@@ -72,6 +72,22 @@ impl std::fmt::Debug for BoxConnection {
     }
 }
 
+/// A source's connection as the host keeps it. The host's own
+/// [`BoxConnection`] is unwrapped rather than boxed again, so its streams
+/// carry one box, not two.
+fn into_muxed<C: MuxedConnection>(connection: C) -> Arc<dyn Muxed> {
+    let mut slot = Some(connection);
+    if let Some(boxed) = (&mut slot as &mut dyn Any).downcast_mut::<Option<BoxConnection>>()
+        && let Some(BoxConnection(inner)) = boxed.take()
+    {
+        return Arc::from(inner);
+    }
+    match slot {
+        Some(connection) => Arc::new(connection),
+        None => unreachable!("taken only when it was a BoxConnection"),
+    }
+}
+
 /// An upgraded connection and who is on the other end.
 pub(crate) struct Upgraded {
     pub(crate) peer: PeerId,
@@ -110,7 +126,7 @@ impl<S: ConnectionSource> Source for S {
     fn dial(&self, addr: Multiaddr, expected: Option<PeerId>) -> BoxFuture<'_, Result<Upgraded>> {
         Box::pin(async move {
             let (peer, connection) = ConnectionSource::dial(self, &addr, expected).await.map_err(Error::source)?;
-            Ok(Upgraded { peer, connection: Arc::new(connection) })
+            Ok(Upgraded { peer, connection: into_muxed(connection) })
         })
     }
 
@@ -134,7 +150,7 @@ impl<L: ConnectionListener> SourceListener for ErasedListener<L> {
             let (remote_addr, upgrade) = self.0.accept().await.map_err(Error::source)?;
             let upgrade = async move {
                 let (peer, connection) = upgrade.await.map_err(Error::source)?;
-                Ok(Upgraded { peer, connection: Arc::new(connection) as Arc<dyn Muxed> })
+                Ok(Upgraded { peer, connection: into_muxed(connection) })
             };
             Ok(PendingInbound { remote_addr, upgrade: Box::pin(upgrade) })
         })
