@@ -48,7 +48,17 @@ fn median(mut values: Vec<Duration>) -> Duration {
 // ----- strata -----
 
 async fn strata_pair() -> (strata::Host, strata::Host, Multiaddr) {
+    // One client dials the server many times from 127.0.0.1: lift the
+    // admission limits meant for many peers (per peer, per address, the
+    // inbound share), as rust-libp2p has none of them by default.
+    let config = strata::host::Config::default()
+        .with_max_connections(100_000)
+        .with_max_inbound_connections(100_000)
+        .with_max_connections_per_peer(100_000)
+        .with_max_pending_upgrades_per_ip(1024, 1024)
+        .with_accept_rate_per_ip(1_000_000);
     let server = strata::builder(&Keypair::generate_ed25519())
+        .config(config.clone())
         .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
         .build()
         .await
@@ -60,7 +70,7 @@ async fn strata_pair() -> (strata::Host, strata::Host, Multiaddr) {
             stream.shutdown().await
         })
         .unwrap();
-    let client = strata::builder(&Keypair::generate_ed25519()).build().await.unwrap();
+    let client = strata::builder(&Keypair::generate_ed25519()).config(config).build().await.unwrap();
     let addr = server.listen_addrs()[0].clone();
     (server, client, addr)
 }

@@ -24,6 +24,7 @@ pub enum Overflow {
 pub struct Config {
     pub(crate) max_streams: usize,
     pub(crate) max_buffer: usize,
+    pub(crate) max_connection_buffer: usize,
     pub(crate) overflow: Overflow,
     pub(crate) split_send_size: usize,
     pub(crate) max_outbound_queue: usize,
@@ -36,6 +37,7 @@ impl Default for Config {
         Self {
             max_streams: 256,
             max_buffer: 1 << 20,
+            max_connection_buffer: 8 << 20,
             overflow: Overflow::Block,
             split_send_size: 64 * 1024,
             max_outbound_queue: 256 * 1024,
@@ -52,6 +54,17 @@ impl Config {
     #[must_use]
     pub fn with_max_streams(mut self, max: usize) -> Self {
         self.max_streams = max;
+        self
+    }
+
+    /// How many received bytes all streams of the connection together may
+    /// hold unread. Default: 8 MiB. Past it, the connection stops reading
+    /// its socket until the application reads (back-pressure on the
+    /// remote): a peer cannot pin more than this much of our memory with
+    /// unread data, however many streams it opens.
+    #[must_use]
+    pub fn with_max_connection_buffer(mut self, bytes: usize) -> Self {
+        self.max_connection_buffer = bytes.max(1);
         self
     }
 

@@ -93,6 +93,10 @@ pub(crate) struct State {
     driver_waker: Option<Waker>,
     pub(crate) status: Status,
     blocked_on: Option<StreamId>,
+    /// Unread received bytes of all streams.
+    recv_total: usize,
+    /// Reading stopped because `recv_total` passed the connection budget.
+    over_budget: bool,
 }
 
 fn stream_error(kind: io::ErrorKind, what: &'static str) -> io::Error {
@@ -114,6 +118,8 @@ impl State {
             driver_waker: None,
             status: Status::Open,
             blocked_on: None,
+            recv_total: 0,
+            over_budget: false,
         }
     }
 
@@ -182,9 +188,19 @@ impl State {
         idle
     }
 
-    /// Whether the driver must stop reading because a stream's buffer is
-    /// full under [`Overflow::Block`].
+    /// Whether the driver must stop reading: the connection's unread
+    /// bytes are over budget, our outbound queue is full (a remote that
+    /// does not read what we send gets nothing more read either, so the
+    /// frames we owe it, resets included, stay bounded), or a stream's
+    /// buffer is full under [`Overflow::Block`].
     pub(crate) fn reading_blocked(&mut self) -> bool {
+        if self.recv_total > self.config.max_connection_buffer {
+            self.over_budget = true;
+            return true;
+        }
+        if self.outbound.len() >= self.config.max_outbound_queue {
+            return true;
+        }
         let Some(id) = self.blocked_on else { return false };
         let max = self.config.max_buffer;
         match self.streams.get(&id) {
@@ -221,6 +237,7 @@ impl State {
                 if let Some(stream) = self.streams.get_mut(&id) {
                     tracing::debug!(?id, "mplex: stream reset by the remote");
                     stream.reset = true;
+                    self.recv_total -= stream.recv_len;
                     stream.recv.clear();
                     stream.recv_len = 0;
                     if let Some(waker) = stream.read_waker.take() {
@@ -262,6 +279,7 @@ impl State {
             return;
         }
         stream.recv_len += data.len();
+        self.recv_total += data.len();
         stream.recv.push_back(data);
         if let Some(waker) = stream.read_waker.take() {
             waker.wake();
@@ -272,6 +290,7 @@ impl State {
                 Overflow::ResetStream => {
                     tracing::debug!(?id, max, "mplex: resetting a stream whose reader fell behind");
                     stream.reset = true;
+                    self.recv_total -= stream.recv_len;
                     stream.recv.clear();
                     stream.recv_len = 0;
                     self.queue(Kind::Reset, id, &[]);
@@ -364,11 +383,13 @@ impl State {
                 buf.put_slice(&front[..n]);
                 front.advance(n);
                 stream.recv_len -= n;
+                self.recv_total -= n;
                 if front.is_empty() {
                     stream.recv.pop_front();
                 }
             }
-            if self.blocked_on == Some(id) && stream.recv_len <= max {
+            let unblocked = self.blocked_on == Some(id) && stream.recv_len <= max;
+            if unblocked || self.under_budget_again() {
                 self.wake_driver();
             }
             return Poll::Ready(Ok(()));
@@ -443,6 +464,7 @@ impl State {
         let open = self.is_open();
         let Some(stream) = self.streams.get_mut(&id) else { return };
         stream.dropped = true;
+        self.recv_total -= stream.recv_len;
         stream.recv = VecDeque::new();
         stream.recv_len = 0;
         stream.read_waker = None;
@@ -463,6 +485,17 @@ impl State {
         if self.blocked_on == Some(id) {
             self.blocked_on = None;
             self.wake_driver();
+        } else if self.under_budget_again() {
+            self.wake_driver();
         }
+    }
+
+    /// Whether reading stopped over budget and may go on now.
+    fn under_budget_again(&mut self) -> bool {
+        if self.over_budget && self.recv_total <= self.config.max_connection_buffer {
+            self.over_budget = false;
+            return true;
+        }
+        false
     }
 }

@@ -299,3 +299,87 @@ async fn garbage_ends_the_connection() {
         assert!(matches!(result, Err(Error::Protocol(_))), "{garbage:?}: {result:?}");
     }
 }
+
+// ----- hostile peers -----
+
+/// The header and length of one frame (spec: `varint(id << 3 | flag)`,
+/// `varint(len)`), followed by `len` bytes of `fill`.
+fn frame(id: u64, flag: u64, len: usize, fill: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    strata_core::varint::encode(id << 3 | flag, &mut out);
+    strata_core::varint::encode(len as u64, &mut out);
+    out.resize(out.len() + len, fill);
+    out
+}
+
+/// Writes `bytes` to `raw` until a write stalls for `stall`; returns how
+/// many bytes went in.
+async fn write_until_stalled(raw: &mut DuplexStream, bytes: &[u8], stall: Duration) -> usize {
+    let mut written = 0;
+    for chunk in bytes.chunks(4096) {
+        match tokio::time::timeout(stall, raw.write_all(chunk)).await {
+            Ok(Ok(())) => written += chunk.len(),
+            _ => break,
+        }
+    }
+    written
+}
+
+#[tokio::test]
+async fn unread_streams_cannot_pin_more_than_the_connection_budget() {
+    const BUDGET: usize = 256 * 1024;
+    let (ours, mut raw) = duplex(64 * 1024);
+    let config = Config::default().with_max_connection_buffer(BUDGET).with_max_buffer(1 << 20);
+    let connection = std::sync::Arc::new(config.upgrade(ours, Endpoint::Listener).await.unwrap());
+    // Accept every stream, read none of them (yet).
+    let accepting = std::sync::Arc::clone(&connection);
+    let (streams_tx, mut streams) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(stream)) = accepting.accept_stream().await {
+            drop(streams_tx.send(stream));
+        }
+    });
+    // 64 streams × 32 KiB: 2 MiB, eight times the budget.
+    let mut flood = Vec::new();
+    for id in 0..64 {
+        flood.extend(frame(id, 0, 0, 0));
+        flood.extend(frame(id, 2, 32 * 1024, b'x'));
+    }
+    let written = write_until_stalled(&mut raw, &flood, Duration::from_millis(300)).await;
+    // Read: the budget, one socket read of 64 KiB, the pipe's 64 KiB, and
+    // the frame that crossed the budget.
+    assert!(written < BUDGET + 3 * 64 * 1024 + 40 * 1024, "{written} bytes went in against a {BUDGET}-byte budget");
+    // Reading frees the budget and the rest flows: nothing is lost.
+    let writer = tokio::spawn(async move {
+        raw.write_all(&flood[written..]).await.unwrap();
+        raw
+    });
+    let mut total = 0;
+    for _ in 0..64 {
+        let mut stream = within(streams.recv()).await.unwrap();
+        let mut buf = vec![0u8; 32 * 1024];
+        within(stream.read_exact(&mut buf)).await.unwrap();
+        total += buf.len();
+    }
+    assert_eq!(total, 64 * 32 * 1024);
+    drop(within(writer).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_peer_that_never_reads_gets_nothing_more_read() {
+    // A tiny pipe fills at once; the peer opens streams past the limit
+    // (each answered with a reset it never reads).
+    let (ours, mut raw) = duplex(1024);
+    let config = Config::default().with_max_streams(2).with_max_outbound_queue(4096);
+    let _connection = config.upgrade(ours, Endpoint::Listener).await.unwrap();
+    let mut opens = Vec::new();
+    for id in 0..100_000 {
+        opens.extend(frame(id, 0, 0, 0));
+    }
+    let written = write_until_stalled(&mut raw, &opens, Duration::from_millis(300)).await;
+    assert!(
+        written < 64 * 1024,
+        "{written} of {} bytes of opens were read from a peer that reads nothing",
+        opens.len()
+    );
+}
