@@ -175,7 +175,10 @@ impl Inner {
         let inner = Arc::clone(self);
         let task = async move {
             connection::run(&inner, id, peer, remote_addr, muxed).await;
-            inner.remove_connection(id).await;
+            // Boxed: its state (the ordering lock, the lifecycle delivery)
+            // exists only at the end, and would otherwise enlarge every idle
+            // connection's task.
+            Box::pin(inner.remove_connection(id)).await;
         };
         self.tasks.spawn(task.instrument(span));
         Ok(id)
