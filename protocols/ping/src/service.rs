@@ -33,6 +33,11 @@ use crate::{Config, PAYLOAD_LEN, PROTOCOL};
 /// How many inbound ping streams one peer may hold (spec: "at most two").
 const MAX_INBOUND_PER_PEER: usize = 2;
 
+/// How long an inbound ping stream may go without a payload before it is
+/// closed. Real pingers send one every 10–15 s; a silent stream only holds
+/// one of the peer's two slots and a task.
+const INBOUND_IDLE: Duration = Duration::from_mins(1);
+
 /// What a ping can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -203,7 +208,11 @@ async fn serve(shared: Arc<Shared>, mut stream: Stream) -> std::io::Result<()> {
     let mut payload = [0u8; PAYLOAD_LEN];
     let outcome = async {
         loop {
-            match stream.read_exact(&mut payload).await {
+            let Ok(read) = tokio::time::timeout(INBOUND_IDLE, stream.read_exact(&mut payload)).await else {
+                tracing::debug!(%peer, "ping: an idle inbound stream; closing it");
+                return Err(std::io::ErrorKind::TimedOut.into());
+            };
+            match read {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return stream.shutdown().await,
                 Err(e) => return Err(e),
