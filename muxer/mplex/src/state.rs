@@ -95,6 +95,13 @@ pub(crate) struct State {
     blocked_on: Option<StreamId>,
     /// Unread received bytes of all streams.
     recv_total: usize,
+    /// Frames the remote made us owe it (resets of streams it opened past
+    /// the limit or overflowed), not yet written: where each ends in the
+    /// outbound byte count, and its length.
+    control_marks: VecDeque<(u64, usize)>,
+    control_owed: usize,
+    /// `queued_total` when the driver last took the outbound queue.
+    taken_total: u64,
     /// Reading stopped because `recv_total` passed the connection budget.
     over_budget: bool,
 }
@@ -119,6 +126,9 @@ impl State {
             status: Status::Open,
             blocked_on: None,
             recv_total: 0,
+            control_marks: VecDeque::new(),
+            control_owed: 0,
+            taken_total: 0,
             over_budget: false,
         }
     }
@@ -158,14 +168,40 @@ impl State {
         self.wake_driver();
     }
 
+    /// Queues a frame the remote's own action calls for (a reset it
+    /// provoked): counted as owed until written, so that a remote that
+    /// provokes them without reading gets its input paused.
+    fn queue_owed(&mut self, kind: Kind, id: StreamId) {
+        let before = self.queued_total;
+        self.queue(kind, id, &[]);
+        let len = usize::try_from(self.queued_total - before).unwrap_or(usize::MAX);
+        self.control_marks.push_back((self.queued_total, len));
+        self.control_owed += len;
+    }
+
+    /// The first `total` bytes ever queued are written: forget what was
+    /// owed among them.
+    fn release_owed(&mut self, total: u64) {
+        while let Some(&(end, len)) = self.control_marks.front() {
+            if end > total {
+                break;
+            }
+            self.control_marks.pop_front();
+            self.control_owed -= len;
+        }
+    }
+
     // ----- the driver's side -----
 
     /// Swaps the queued frames into `buf` (which must be empty), freeing
-    /// the queue for writers.
+    /// the queue for writers. The driver calls it once it has written all
+    /// it took before.
     pub(crate) fn take_outbound(&mut self, buf: &mut BytesMut) -> bool {
+        self.release_owed(self.taken_total);
         if self.outbound.is_empty() {
             return false;
         }
+        self.taken_total = self.queued_total;
         std::mem::swap(&mut self.outbound, buf);
         self.wake_writers();
         true
@@ -180,6 +216,7 @@ impl State {
     /// flushed; when nothing more waits, lets the buffers go.
     pub(crate) fn flushed(&mut self, total: u64) -> bool {
         self.flushed_total = total;
+        self.release_owed(total);
         self.wake_writers();
         let idle = self.outbound.is_empty();
         if idle {
@@ -189,16 +226,20 @@ impl State {
     }
 
     /// Whether the driver must stop reading: the connection's unread
-    /// bytes are over budget, our outbound queue is full (a remote that
-    /// does not read what we send gets nothing more read either, so the
-    /// frames we owe it, resets included, stay bounded), or a stream's
-    /// buffer is full under [`Overflow::Block`].
+    /// bytes are over budget; or the frames the remote made us owe it
+    /// (resets it provoked) pass the outbound queue's size unwritten, so a
+    /// remote that provokes them without reading gets nothing more read
+    /// either; or a stream's buffer is full under [`Overflow::Block`].
+    ///
+    /// Only frames the remote provoked count: a full queue of our own data
+    /// must not stop reading, or two peers writing to each other at once
+    /// would each wait for the other to read.
     pub(crate) fn reading_blocked(&mut self) -> bool {
         if self.recv_total > self.config.max_connection_buffer {
             self.over_budget = true;
             return true;
         }
-        if self.outbound.len() >= self.config.max_outbound_queue {
+        if self.control_owed >= self.config.max_outbound_queue {
             return true;
         }
         let Some(id) = self.blocked_on else { return false };
@@ -259,7 +300,7 @@ impl State {
         }
         if !self.is_open() || self.streams.len() >= self.config.max_streams {
             tracing::debug!(?id, limit = self.config.max_streams, "mplex: refusing a stream past the limit");
-            self.queue(Kind::Reset, id, &[]);
+            self.queue_owed(Kind::Reset, id);
             return Ok(());
         }
         self.streams.insert(id, Stream::default());
@@ -293,7 +334,7 @@ impl State {
                     self.recv_total -= stream.recv_len;
                     stream.recv.clear();
                     stream.recv_len = 0;
-                    self.queue(Kind::Reset, id, &[]);
+                    self.queue_owed(Kind::Reset, id);
                 }
             }
         }
