@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod budget;
 pub mod byte_stream;
 pub mod connection;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod security;
 pub mod transport;
 pub mod varint;
 
+pub use budget::MemoryBudget;
 pub use byte_stream::ByteStream;
 pub use connection::{ConnectionListener, ConnectionSource};
 pub use error::{Error, Result};

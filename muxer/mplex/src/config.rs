@@ -25,6 +25,7 @@ pub struct Config {
     pub(crate) max_streams: usize,
     pub(crate) max_buffer: usize,
     pub(crate) max_connection_buffer: usize,
+    pub(crate) memory_budget: Option<strata_core::MemoryBudget>,
     pub(crate) overflow: Overflow,
     pub(crate) split_send_size: usize,
     pub(crate) max_outbound_queue: usize,
@@ -38,6 +39,7 @@ impl Default for Config {
             max_streams: 256,
             max_buffer: 1 << 20,
             max_connection_buffer: 8 << 20,
+            memory_budget: None,
             overflow: Overflow::Block,
             split_send_size: 64 * 1024,
             max_outbound_queue: 256 * 1024,
@@ -65,6 +67,18 @@ impl Config {
     #[must_use]
     pub fn with_max_connection_buffer(mut self, bytes: usize) -> Self {
         self.max_connection_buffer = bytes.max(1);
+        self
+    }
+
+    /// A node-wide budget that every connection made with this config
+    /// shares (clones of a [`strata_core::MemoryBudget`] share it): each
+    /// adds what it buffers unread, and a connection stops reading its
+    /// socket while the node is over budget, until applications read.
+    /// Default: none (each connection is still bounded by
+    /// [`Config::with_max_connection_buffer`]).
+    #[must_use]
+    pub fn with_memory_budget(mut self, budget: strata_core::MemoryBudget) -> Self {
+        self.memory_budget = Some(budget);
         self
     }
 

@@ -35,6 +35,9 @@ use crate::{
 /// How much room the driver makes before each socket read.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How often a driver held back by the node's memory budget looks again.
+const BUDGET_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// A live mplex connection: opens and accepts streams. Dropping it closes
 /// the connection and every stream on it.
 pub struct MplexConnection {
@@ -57,6 +60,7 @@ impl MplexConnection {
             unflushed: false,
             close_deadline: None,
             close_timeout,
+            budget_retry: None,
         };
         let handle = tokio::spawn(driver);
         Self { shared, driver: Mutex::new(Some(handle)) }
@@ -113,6 +117,9 @@ struct Driver<S> {
     unflushed: bool,
     close_deadline: Option<Pin<Box<Sleep>>>,
     close_timeout: std::time::Duration,
+    /// While the node's memory budget holds reading back: when to look
+    /// again (other connections free it, with no way to wake this one).
+    budget_retry: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S: ByteStream> Driver<S> {
@@ -172,6 +179,15 @@ impl<S: ByteStream> Driver<S> {
                     }
                 }
                 if state.reading_blocked() || !matches!(state.status, Status::Open) {
+                    let node_over = state.node_over_budget();
+                    drop(state);
+                    if node_over {
+                        let retry = self.budget_retry.get_or_insert_with(|| Box::pin(tokio::time::sleep(BUDGET_RETRY)));
+                        if retry.as_mut().poll(cx).is_ready() {
+                            self.budget_retry = None;
+                            progress = true; // run the loop again: the budget may have room now
+                        }
+                    }
                     return Ok(Some(progress));
                 }
             }

@@ -22,6 +22,7 @@ use std::{
 };
 
 use bytes::{Buf, Bytes, BytesMut};
+use strata_core::MemoryBudget;
 use tokio::io::ReadBuf;
 
 use crate::{
@@ -104,6 +105,15 @@ pub(crate) struct State {
     taken_total: u64,
     /// Reading stopped because `recv_total` passed the connection budget.
     over_budget: bool,
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // What this connection still buffered leaves the node's budget.
+        if let Some(budget) = &self.config.memory_budget {
+            budget.remove(self.recv_total);
+        }
+    }
 }
 
 fn stream_error(kind: io::ErrorKind, what: &'static str) -> io::Error {
@@ -242,6 +252,9 @@ impl State {
         if self.control_owed >= self.config.max_outbound_queue {
             return true;
         }
+        if self.config.memory_budget.as_ref().is_some_and(MemoryBudget::is_over) {
+            return true;
+        }
         let Some(id) = self.blocked_on else { return false };
         let max = self.config.max_buffer;
         match self.streams.get(&id) {
@@ -279,6 +292,9 @@ impl State {
                     tracing::debug!(?id, "mplex: stream reset by the remote");
                     stream.reset = true;
                     self.recv_total -= stream.recv_len;
+                    if let Some(budget) = &self.config.memory_budget {
+                        budget.remove(stream.recv_len);
+                    }
                     stream.recv.clear();
                     stream.recv_len = 0;
                     if let Some(waker) = stream.read_waker.take() {
@@ -321,6 +337,9 @@ impl State {
         }
         stream.recv_len += data.len();
         self.recv_total += data.len();
+        if let Some(budget) = &self.config.memory_budget {
+            budget.add(data.len());
+        }
         stream.recv.push_back(data);
         if let Some(waker) = stream.read_waker.take() {
             waker.wake();
@@ -332,6 +351,9 @@ impl State {
                     tracing::debug!(?id, max, "mplex: resetting a stream whose reader fell behind");
                     stream.reset = true;
                     self.recv_total -= stream.recv_len;
+                    if let Some(budget) = &self.config.memory_budget {
+                        budget.remove(stream.recv_len);
+                    }
                     stream.recv.clear();
                     stream.recv_len = 0;
                     self.queue_owed(Kind::Reset, id);
@@ -425,6 +447,9 @@ impl State {
                 front.advance(n);
                 stream.recv_len -= n;
                 self.recv_total -= n;
+                if let Some(budget) = &self.config.memory_budget {
+                    budget.remove(n);
+                }
                 if front.is_empty() {
                     stream.recv.pop_front();
                 }
@@ -506,6 +531,9 @@ impl State {
         let Some(stream) = self.streams.get_mut(&id) else { return };
         stream.dropped = true;
         self.recv_total -= stream.recv_len;
+        if let Some(budget) = &self.config.memory_budget {
+            budget.remove(stream.recv_len);
+        }
         stream.recv = VecDeque::new();
         stream.recv_len = 0;
         stream.read_waker = None;
@@ -529,6 +557,12 @@ impl State {
         } else if self.under_budget_again() {
             self.wake_driver();
         }
+    }
+
+    /// Whether reading is held back by the node's memory budget (which
+    /// other connections free: the driver checks again on a timer).
+    pub(crate) fn node_over_budget(&self) -> bool {
+        self.config.memory_budget.as_ref().is_some_and(MemoryBudget::is_over)
     }
 
     /// Whether reading stopped over budget and may go on now.

@@ -383,3 +383,55 @@ async fn a_peer_that_never_reads_gets_nothing_more_read() {
         opens.len()
     );
 }
+
+#[tokio::test]
+async fn connections_sharing_a_node_budget_stay_within_it_together() {
+    const NODE: usize = 256 * 1024;
+    let budget = strata_core::MemoryBudget::new(NODE);
+    // Each connection alone may buffer 4 MiB; together they get 256 KiB.
+    let config = Config::default().with_max_connection_buffer(4 << 20).with_memory_budget(budget.clone());
+    let mut peers = Vec::new();
+    for _ in 0..4 {
+        let (ours, raw) = duplex(64 * 1024);
+        peers.push((config.clone().upgrade(ours, Endpoint::Listener).await.unwrap(), raw));
+    }
+    // Each peer sends 512 KiB on one stream nobody reads until `go`.
+    // In 64 KiB frames, as senders split them (the budget is checked
+    // between frames).
+    let mut flood = frame(0, 0, 0, 0);
+    for _ in 0..8 {
+        flood.extend(frame(0, 2, 64 * 1024, b'y'));
+    }
+    let go = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (mut writers, mut readers) = (Vec::new(), Vec::new());
+    for (connection, mut raw) in peers {
+        let flood = flood.clone();
+        writers.push(tokio::spawn(async move {
+            raw.write_all(&flood).await.unwrap();
+            raw
+        }));
+        let go = std::sync::Arc::clone(&go);
+        readers.push(tokio::spawn(async move {
+            let mut stream = connection.accept_stream().await.unwrap().unwrap();
+            go.notified().await;
+            let mut buf = vec![0u8; 512 * 1024];
+            stream.read_exact(&mut buf).await.unwrap();
+            connection
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each connection can pass the budget by one read and one frame.
+    assert!(budget.used() <= NODE + 4 * (64 + 64) * 1024, "{} bytes buffered", budget.used());
+    assert!(writers.iter().all(|writer| !writer.is_finished()), "the node budget held every sender back");
+    // Reading lets every connection go on, through the retry.
+    go.notify_waiters();
+    let mut connections = Vec::new();
+    for reader in readers {
+        connections.push(within(reader).await.unwrap());
+        go.notify_waiters(); // readers that were still accepting
+    }
+    for writer in writers {
+        drop(within(writer).await.unwrap());
+    }
+    assert_eq!(budget.used(), 0);
+}
