@@ -12,11 +12,14 @@
 //! The first check is plain data (no I/O, the time passed in), so a flood
 //! from one address costs a map lookup per socket and can hold only its own
 //! share of the handshake slots: a silent or slow socket from elsewhere
-//! cannot crowd out a well-behaved peer. Outbound dials never wait for
+//! cannot crowd out a well-behaved peer. A quarter of the slots is kept for
+//! *known* addresses (ones a connection was authenticated from, or dialed,
+//! recently), so that a flood from many unknown addresses cannot lock out
+//! the peers a node already works with. Outbound dials never wait for
 //! inbound slots.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, HashSet, VecDeque},
     net::IpAddr,
     sync::{Arc, Mutex, PoisonError},
     time::Instant,
@@ -131,7 +134,13 @@ pub(crate) struct Gate {
     per_ip: HashMap<IpAddr, usize>,
     per_subnet: HashMap<IpRange, usize>,
     buckets: HashMap<IpAddr, Bucket>,
+    /// Addresses of recent authenticated connections, oldest first.
+    known: VecDeque<IpAddr>,
+    known_set: HashSet<IpAddr>,
 }
+
+/// How many known addresses are remembered.
+const MAX_KNOWN: usize = 4096;
 
 impl Gate {
     pub(crate) fn new(limits: Limits) -> Self {
@@ -142,7 +151,28 @@ impl Gate {
             per_ip: HashMap::new(),
             per_subnet: HashMap::new(),
             buckets: HashMap::new(),
+            known: VecDeque::new(),
+            known_set: HashSet::new(),
         }
+    }
+
+    /// Remembers `ip` as known: a connection from or to it was
+    /// authenticated.
+    pub(crate) fn learn(&mut self, ip: IpAddr) {
+        if self.known_set.insert(ip) {
+            self.known.push_back(ip);
+            if self.known.len() > MAX_KNOWN
+                && let Some(old) = self.known.pop_front()
+            {
+                self.known_set.remove(&old);
+            }
+        }
+    }
+
+    /// The slots unknown addresses may use: all but the quarter kept for
+    /// known ones.
+    fn open_slots(&self) -> usize {
+        self.limits.max_pending - self.limits.max_pending / 4
     }
 
     /// Decides on a socket from `ip` before any handshake; on success a
@@ -162,7 +192,11 @@ impl Gate {
         {
             return Err(Refusal::TooManyPending);
         }
-        self.take_global()?;
+        let slots = if self.known_set.contains(&ip) { self.limits.max_pending } else { self.open_slots() };
+        if self.pending >= slots {
+            return Err(Refusal::TooManyPending);
+        }
+        self.pending += 1;
         *self.per_ip.entry(ip).or_default() += 1;
         *self.per_subnet.entry(subnet).or_default() += 1;
         Ok(())
@@ -278,6 +312,21 @@ mod tests {
         gate.release(ip("10.0.0.1"));
         assert_eq!(gate.admit(ip("10.0.0.1"), now), Ok(()));
         assert_eq!(gate.pending(), 6);
+    }
+
+    #[test]
+    fn known_addresses_keep_a_quarter_of_the_slots() {
+        let mut gate =
+            Gate::new(Limits { max_pending: 8, max_pending_per_ip: 8, max_pending_per_subnet: 8, ..limits() });
+        let now = Instant::now();
+        gate.learn(IpAddr::from([192, 168, 7, 7]));
+        for n in 0..6 {
+            assert_eq!(gate.admit(ip(&format!("10.{n}.0.1")), now), Ok(()));
+        }
+        assert_eq!(gate.admit(ip("10.9.0.1"), now), Err(Refusal::TooManyPending), "unknown addresses get 6 of 8");
+        assert_eq!(gate.admit(ip("192.168.7.7"), now), Ok(()));
+        assert_eq!(gate.admit(ip("192.168.7.7"), now), Ok(()));
+        assert_eq!(gate.admit(ip("192.168.7.7"), now), Err(Refusal::TooManyPending), "8 of 8 in all");
     }
 
     #[test]

@@ -43,7 +43,7 @@ use tracing::Instrument as _;
 
 use crate::{
     Config, ConnectionId, Error, Event, Lifecycle, Protocol, Result, Stream, WeakHost,
-    admission::{Gate, IpRange},
+    admission::{self, Gate, IpRange},
     connection,
     connections::{Entry, Table},
     lifecycle, listener,
@@ -167,6 +167,9 @@ impl Inner {
             }
         };
         self.peers().connected(peer, Instant::now());
+        if let Some(ip) = admission::ip_of(&remote_addr) {
+            self.gate.lock().unwrap_or_else(PoisonError::into_inner).learn(ip);
+        }
         let span = tracing::debug_span!("connection", %peer, id = id.0, %remote_addr);
         span.in_scope(|| tracing::debug!(?endpoint, "connection established"));
         self.emit(Event::ConnectionEstablished { peer, connection: id, endpoint, remote_addr: remote_addr.clone() });
