@@ -16,7 +16,7 @@
 //! is `strata-pubsub`'s; this file is only the flooding.
 
 use std::{
-    collections::{BTreeSet, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     time::Instant,
 };
 
@@ -46,6 +46,16 @@ pub(crate) enum Violation {
     Malformed,
     #[error(transparent)]
     TooManyTopics(#[from] TooManyTopics),
+    #[error("more than its budget of {0} messages a second")]
+    OverBudget(u32),
+}
+
+/// A peer's message budget: a token bucket refilled at the configured
+/// rate (each message costs a decode and a signature check).
+#[derive(Debug)]
+struct Budget {
+    tokens: f64,
+    at: Instant,
 }
 
 #[derive(Debug)]
@@ -60,6 +70,7 @@ pub(crate) struct Router {
     announced: HashSet<PeerId>,
     peers: PeerTopics,
     seen: SeenCache,
+    budgets: HashMap<PeerId, Budget>,
 }
 
 impl Router {
@@ -73,6 +84,7 @@ impl Router {
             announced: HashSet::new(),
             peers,
             seen,
+            budgets: HashMap::new(),
         }
     }
 
@@ -90,6 +102,7 @@ impl Router {
     /// A peer's last connection closed: forget its subscriptions.
     pub(crate) fn peer_disconnected(&mut self, peer: PeerId) -> Vec<Action> {
         self.announced.remove(&peer);
+        self.budgets.remove(&peer);
         let topics = self.peers.remove_peer(peer);
         topics.into_iter().map(|topic| Action::Report(Event::Unsubscribed { peer, topic })).collect()
     }
@@ -114,7 +127,7 @@ impl Router {
 
     /// How many peers the router tracks.
     pub(crate) fn peer_count(&self) -> usize {
-        self.peers.len().max(self.announced.len())
+        self.peers.len().max(self.announced.len()).max(self.budgets.len())
     }
 
     /// Sends a message to every peer subscribed to any of `topics`, except
@@ -144,6 +157,9 @@ impl Router {
         if let Err(violation) = self.subscriptions(from, rpc.subscriptions, &mut actions) {
             return (actions, Some(violation));
         }
+        if !rpc.publish.is_empty() && !self.spend(from, rpc.publish.len(), now) {
+            return (actions, Some(Violation::OverBudget(self.config.max_messages_per_sec)));
+        }
         for raw in rpc.publish {
             match message::receive(self.config.policy, self.config.max_message_len, &raw) {
                 Ok(message) => {
@@ -161,6 +177,22 @@ impl Router {
             }
         }
         (actions, None)
+    }
+
+    /// Takes `count` messages from `peer`'s budget; `false` if it has not
+    /// that many left (nothing is taken then).
+    fn spend(&mut self, peer: PeerId, count: usize, now: Instant) -> bool {
+        let rate = f64::from(self.config.max_messages_per_sec);
+        let burst = 2.0 * rate;
+        let budget = self.budgets.entry(peer).or_insert(Budget { tokens: burst, at: now });
+        budget.tokens = (budget.tokens + now.saturating_duration_since(budget.at).as_secs_f64() * rate).min(burst);
+        budget.at = now;
+        let cost = f64::from(u32::try_from(count).unwrap_or(u32::MAX));
+        if budget.tokens < cost {
+            return false;
+        }
+        budget.tokens -= cost;
+        true
     }
 
     fn subscriptions(
@@ -253,6 +285,26 @@ mod tests {
         assert!(matches!(violation, Some(Violation::TooManyTopics(_))));
         assert_eq!(actions.len(), 2, "a and b are reported: {actions:?}");
         assert_eq!(router.peers_of("b"), [peer]);
+    }
+
+    #[test]
+    fn a_peer_past_its_message_budget_is_cut_until_it_refills() {
+        let mut router = Router::new(Config::default().with_max_messages_per_sec(10));
+        let (peer, now) = (PeerId::random(), Instant::now());
+        let author = Keypair::ed25519_from_secret([4; 32]);
+        let rpc = |n: u64| {
+            let raw =
+                message::publish(SignaturePolicy::StrictSign, author.peer_id(), |m| author.sign(m), n, "t", b"x").0;
+            rpc_of(raw)
+        };
+        for n in 0..20 {
+            assert!(router.receive(peer, &rpc(n), now).1.is_none(), "the burst (twice the rate) is allowed");
+        }
+        assert!(matches!(router.receive(peer, &rpc(20), now).1, Some(Violation::OverBudget(10))));
+        let later = now + std::time::Duration::from_millis(150);
+        assert!(router.receive(peer, &rpc(21), later).1.is_none(), "1.5 messages came back");
+        router.peer_disconnected(peer);
+        assert_eq!(router.peer_count(), 0);
     }
 
     #[test]
