@@ -31,6 +31,7 @@ pub struct Config {
     pub(crate) max_outbound_queue: usize,
     pub(crate) max_frame_len: usize,
     pub(crate) close_timeout: Duration,
+    pub(crate) stall_timeout: Duration,
 }
 
 impl Default for Config {
@@ -45,6 +46,7 @@ impl Default for Config {
             max_outbound_queue: 256 * 1024,
             max_frame_len: MAX_FRAME_LEN,
             close_timeout: Duration::from_secs(5),
+            stall_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -79,6 +81,16 @@ impl Config {
     #[must_use]
     pub fn with_memory_budget(mut self, budget: strata_core::MemoryBudget) -> Self {
         self.memory_budget = Some(budget);
+        self
+    }
+
+    /// How long a peer may leave unread the frames it made us owe it
+    /// (resets of streams it opened past the limit or overflowed) while
+    /// reading from it is paused for them. Default: 10 s. Past it the
+    /// connection fails: a peer that forces unbounded queuing loses it.
+    #[must_use]
+    pub fn with_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
         self
     }
 

@@ -61,6 +61,7 @@ impl MplexConnection {
             close_deadline: None,
             close_timeout,
             budget_retry: None,
+            stalled: None,
         };
         let handle = tokio::spawn(driver);
         Self { shared, driver: Mutex::new(Some(handle)) }
@@ -120,6 +121,8 @@ struct Driver<S> {
     /// While the node's memory budget holds reading back: when to look
     /// again (other connections free it, with no way to wake this one).
     budget_retry: Option<Pin<Box<Sleep>>>,
+    /// Since reading paused for frames the peer provoked and does not read.
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S: ByteStream> Driver<S> {
@@ -180,7 +183,21 @@ impl<S: ByteStream> Driver<S> {
                 }
                 if state.reading_blocked() || !matches!(state.status, Status::Open) {
                     let node_over = state.node_over_budget();
+                    let owing = state.owes_too_much();
+                    let stall_timeout = state.config().stall_timeout;
                     drop(state);
+                    if owing {
+                        // A peer that provokes frames and reads none of
+                        // them loses its connection once this has lasted.
+                        let stall = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(stall_timeout)));
+                        if stall.as_mut().poll(cx).is_ready() {
+                            return Err(Error::Protocol(format!(
+                                "the peer read none of the frames it made us owe for {stall_timeout:?}"
+                            )));
+                        }
+                    } else {
+                        self.stalled = None;
+                    }
                     if node_over {
                         let retry = self.budget_retry.get_or_insert_with(|| Box::pin(tokio::time::sleep(BUDGET_RETRY)));
                         if retry.as_mut().poll(cx).is_ready() {

@@ -249,7 +249,7 @@ impl State {
             self.over_budget = true;
             return true;
         }
-        if self.control_owed >= self.config.max_outbound_queue {
+        if self.owes_too_much() {
             return true;
         }
         if self.config.memory_budget.as_ref().is_some_and(MemoryBudget::is_over) {
@@ -557,6 +557,12 @@ impl State {
         } else if self.under_budget_again() {
             self.wake_driver();
         }
+    }
+
+    /// Whether the frames the remote provoked and has not read pass the
+    /// bound (reading is paused for them).
+    pub(crate) fn owes_too_much(&self) -> bool {
+        self.control_owed >= self.config.max_outbound_queue
     }
 
     /// Whether reading is held back by the node's memory budget (which

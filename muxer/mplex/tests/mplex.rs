@@ -370,8 +370,9 @@ async fn a_peer_that_never_reads_gets_nothing_more_read() {
     // A tiny pipe fills at once; the peer opens streams past the limit
     // (each answered with a reset it never reads).
     let (ours, mut raw) = duplex(1024);
-    let config = Config::default().with_max_streams(2).with_max_outbound_queue(4096);
-    let _connection = config.upgrade(ours, Endpoint::Listener).await.unwrap();
+    let config =
+        Config::default().with_max_streams(2).with_max_outbound_queue(4096).with_stall_timeout(Duration::from_secs(1));
+    let connection = config.upgrade(ours, Endpoint::Listener).await.unwrap();
     let mut opens = Vec::new();
     for id in 0..100_000 {
         opens.extend(frame(id, 0, 0, 0));
