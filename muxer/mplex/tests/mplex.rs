@@ -374,15 +374,27 @@ async fn a_peer_that_never_reads_gets_nothing_more_read() {
         Config::default().with_max_streams(2).with_max_outbound_queue(4096).with_stall_timeout(Duration::from_secs(1));
     let connection = config.upgrade(ours, Endpoint::Listener).await.unwrap();
     let mut opens = Vec::new();
-    for id in 0..100_000 {
+    for id in 0..1_000_000 {
         opens.extend(frame(id, 0, 0, 0));
     }
     let written = write_until_stalled(&mut raw, &opens, Duration::from_millis(300)).await;
+    // The resets owed (4 KiB), a socket read (64 KiB), the pipe.
     assert!(
-        written < 64 * 1024,
+        written < 128 * 1024,
         "{written} of {} bytes of opens were read from a peer that reads nothing",
         opens.len()
     );
+    // Still not reading after the stall timeout: it loses the connection.
+    let ended = within(async {
+        loop {
+            match connection.accept_stream().await {
+                Ok(Some(_)) => {}
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(matches!(ended, Err(Error::Protocol(_))), "{ended:?}");
 }
 
 #[tokio::test]
