@@ -61,7 +61,8 @@ impl Builder {
     pub async fn build(self) -> Result<Host> {
         let config = self.config;
         let sources = self.sources.into_iter().map(|make| make(&config)).collect();
-        let peer_store = PeerStore::new(config.max_peers, config.max_addrs_per_peer, config.peer_ttl);
+        let peer_store =
+            PeerStore::new(config.max_peers, config.max_addrs_per_peer, config.max_peer_store_bytes, config.peer_ttl);
         let inner = Arc::new(Inner {
             peer_id: self.keypair.peer_id(),
             public_key: self.keypair.public(),

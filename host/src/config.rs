@@ -22,6 +22,7 @@ pub struct Config {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) max_peers: usize,
     pub(crate) max_addrs_per_peer: usize,
+    pub(crate) max_peer_store_bytes: usize,
     pub(crate) peer_ttl: Duration,
 }
 
@@ -44,6 +45,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(5),
             max_peers: 10_000,
             max_addrs_per_peer: 32,
+            max_peer_store_bytes: 32 << 20,
             peer_ttl: Duration::from_hours(1),
         }
     }
@@ -184,6 +186,15 @@ impl Config {
     #[must_use]
     pub fn with_max_addrs_per_peer(mut self, max: usize) -> Self {
         self.max_addrs_per_peer = max.max(1);
+        self
+    }
+
+    /// How much memory the peer store may use for what peers tell of
+    /// themselves (addresses, protocols, versions). Default: 32 MiB. Past
+    /// it, the disconnected peers seen longest ago are forgotten first.
+    #[must_use]
+    pub fn with_max_peer_store_bytes(mut self, bytes: usize) -> Self {
+        self.max_peer_store_bytes = bytes;
         self
     }
 
