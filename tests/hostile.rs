@@ -15,76 +15,33 @@ use attack::*;
 
 #[path = "support/attack.rs"]
 mod attack;
+#[path = "support/suite.rs"]
+mod suite;
+
+/// Runs suite attack `name` against a fresh node while the well-behaved
+/// peer dials and pings it every 200 ms; every round must succeed.
+async fn under_attack(name: &str, config: Config) {
+    let (target, _ping) = suite::target(config).await;
+    let (stop, pinger) = well_behaved(&target.victim, Duration::from_millis(200));
+    let outcome = within(suite::run(&target, name, 1)).await;
+    served_throughout(stop, pinger).await;
+    assert_eq!(outcome, Ok(()), "{name}");
+    target.victim.shutdown().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_sockets_neither_crowd_out_peers_nor_stay() {
-    let (host, _ping, addr) = victim(Config::default()).await;
-    let (stop, task) = well_behaved(&host, Duration::from_millis(200));
-    let mut silent = Vec::new();
-    for _ in 0..300 {
-        if let Ok(stream) = raw_from(2, addr).await {
-            silent.push(stream);
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    served_throughout(stop, task).await;
-    // Past the first-step deadline every silent socket was closed.
-    for stream in &mut silent {
-        assert!(closed_within(stream, Duration::from_secs(3)).await, "a silent socket stayed open");
-    }
-    host.shutdown().await;
+    under_attack("silent sockets", Config::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_sockets_are_cut_at_the_first_step() {
-    let (host, _ping, addr) = victim(Config::default()).await;
-    let (stop, task) = well_behaved(&host, Duration::from_millis(200));
-    let header = b"\x13/multistream/1.0.0\n\x07/noise\n";
-    let started = Instant::now();
-    let mut slow: Vec<_> = Vec::new();
-    for _ in 0..50 {
-        slow.push(raw_from(3, addr).await.unwrap());
-    }
-    // A byte every 200 ms: the whole negotiation would take ~6 s.
-    let mut cut = 0;
-    for byte in header.iter().cycle().take(20) {
-        for stream in &mut slow {
-            if stream.write_all(&[*byte]).await.is_err() {
-                cut += 1;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    served_throughout(stop, task).await;
-    let mut closed = 0;
-    for stream in &mut slow {
-        if closed_within(stream, Duration::from_millis(500)).await {
-            closed += 1;
-        }
-    }
-    assert_eq!(closed, slow.len(), "every slow socket closed ({cut} writes failed) after {:?}", started.elapsed());
-    host.shutdown().await;
+    under_attack("slowloris sockets", Config::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshakes_abandoned_after_message_2_hold_only_their_share() {
-    let (host, _ping, addr) = victim(Config::default()).await;
-    let (stop, task) = well_behaved(&host, Duration::from_millis(200));
-    let mut stuck = Vec::new();
-    for _ in 0..100 {
-        let Ok(mut stream) = raw_from(4, addr).await else { continue };
-        // multistream "/noise", then a valid-looking message 1 (an
-        // ephemeral key is any 32 bytes), then silence instead of message 3.
-        let mut hello = b"\x13/multistream/1.0.0\n\x07/noise\n".to_vec();
-        hello.extend_from_slice(&32u16.to_be_bytes());
-        hello.extend_from_slice(&[9u8; 32]);
-        if stream.write_all(&hello).await.is_ok() {
-            stuck.push(stream);
-        }
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    served_throughout(stop, task).await;
-    host.shutdown().await;
+    under_attack("handshakes abandoned after message 2", Config::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,23 +100,5 @@ async fn denied_peers_and_ranges_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_flood_from_one_address_is_rate_limited() {
-    let (host, _ping, addr) = victim(Config::default().with_accept_rate_per_ip(20)).await;
-    let (stop, task) = well_behaved(&host, Duration::from_millis(200));
-    let mut streams = Vec::new();
-    for _ in 0..200 {
-        if let Ok(stream) = raw_from(7, addr).await {
-            streams.push(stream);
-        }
-    }
-    // Past the burst (40), sockets are closed at once.
-    let mut closed_at_once = 0;
-    for stream in &mut streams {
-        if closed_within(stream, Duration::from_millis(50)).await {
-            closed_at_once += 1;
-        }
-    }
-    assert!(closed_at_once >= 100, "only {closed_at_once} of {} closed at once", streams.len());
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    served_throughout(stop, task).await;
-    host.shutdown().await;
+    under_attack("connection flood from one address", Config::default().with_accept_rate_per_ip(20)).await;
 }

@@ -2,21 +2,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
-/// The example's binary (cargo builds examples before integration tests).
-fn example_binary() -> PathBuf {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("examples").join("request_response")
-}
+#[path = "support/example.rs"]
+mod example;
 
 #[tokio::test]
 async fn the_example_answers_every_request() {
-    let run = tokio::process::Command::new(example_binary()).args(["ping", "strata"]).kill_on_drop(true).output();
+    let run = tokio::process::Command::new(example::example_binary("request_response"))
+        .args(["ping", "strata"])
+        .kill_on_drop(true)
+        .output();
     let output = tokio::time::timeout(Duration::from_mins(1), run).await.expect("timed out").unwrap();
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();

@@ -5,20 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
-fn example_binary() -> PathBuf {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("examples").join("soak")
-}
+#[path = "support/example.rs"]
+mod example;
 
 #[tokio::test]
 async fn churn_ends_flat() {
-    let run = tokio::process::Command::new(example_binary())
+    let run = tokio::process::Command::new(example::example_binary("soak"))
         .args(["--connections", "100", "--secs", "5", "--report", "2", "--churn", "10"])
         .kill_on_drop(true)
         .output();
