@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use libp2p::swarm::SwarmEvent;
 use libp2p_floodsub::{Behaviour, Event, Topic};
-use strata::{Keypair, Multiaddr, PeerId};
+use strata::{Keypair, Multiaddr};
 use strata_floodsub_interop::*;
 use tokio::sync::mpsc;
 
@@ -85,9 +85,7 @@ fn rust_node(listen: bool) -> (libp2p::PeerId, mpsc::UnboundedSender<Command>, m
     (peer, commands, seen_rx)
 }
 
-fn ours(peer: libp2p::PeerId) -> PeerId {
-    PeerId::from_bytes(&peer.to_bytes()).unwrap()
-}
+use rust_peer::ours;
 
 async fn strata_node(policy: SignaturePolicy) -> (strata::Host, Floodsub, Subscription) {
     let host = strata::builder(&Keypair::generate_ed25519())

@@ -22,9 +22,7 @@ async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(LIMIT, future).await.expect("timed out")
 }
 
-fn ours(peer: libp2p::PeerId) -> PeerId {
-    PeerId::from_bytes(&peer.to_bytes()).unwrap()
-}
+use rust_peer::ours;
 
 fn theirs(peer: PeerId) -> libp2p::PeerId {
     libp2p::PeerId::from_bytes(&peer.to_bytes()).unwrap()

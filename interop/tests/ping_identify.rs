@@ -71,9 +71,7 @@ fn rust_node(listen: bool, dial: Option<libp2p::Multiaddr>) -> (libp2p::PeerId, 
     (peer, rx)
 }
 
-fn ours(peer: libp2p::PeerId) -> PeerId {
-    PeerId::from_bytes(&peer.to_bytes()).unwrap()
-}
+use rust_peer::ours;
 
 fn convert(addr: &libp2p::Multiaddr) -> Multiaddr {
     Multiaddr::from_bytes(&addr.to_vec()).unwrap()

@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use libp2p::{gossipsub, swarm::SwarmEvent};
 use strata::{
-    Keypair, Multiaddr, PeerId,
+    Keypair, Multiaddr,
     core::framing,
     pubsub::{Rpc, SignaturePolicy, message},
 };
@@ -85,9 +85,7 @@ fn rust_node() -> (libp2p::PeerId, mpsc::UnboundedSender<Vec<u8>>, mpsc::Unbound
     (peer, publish, seen_rx)
 }
 
-fn ours(peer: libp2p::PeerId) -> PeerId {
-    PeerId::from_bytes(&peer.to_bytes()).unwrap()
-}
+use rust_peer::ours;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_messages_cross_both_ways_with_rust_libp2p_gossipsub() {

@@ -16,6 +16,11 @@ enum Command {
     Disconnect(libp2p::PeerId),
 }
 
+/// A rust-libp2p peer id as strata's.
+pub(crate) fn ours(peer: libp2p::PeerId) -> strata::PeerId {
+    strata::PeerId::from_bytes(&peer.to_bytes()).expect("a peer id reads the same in both")
+}
+
 /// A rust-libp2p swarm on TCP + Noise + libp2p-mplex running `behaviour`,
 /// with connections kept while idle for an hour.
 pub(crate) fn swarm<B: libp2p::swarm::NetworkBehaviour>(
