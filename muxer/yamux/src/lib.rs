@@ -10,3 +10,6 @@ pub const PROTOCOL_NAME: &str = "/yamux/1.0.0";
 /// Every stream's receive window before any window update (spec: "Flow
 /// Control"): 256 KiB.
 pub const INITIAL_WINDOW: u32 = 256 * 1024;
+pub mod session;
+
+pub use session::{Event, Role, Session, SessionConfig, SessionError, StreamError};

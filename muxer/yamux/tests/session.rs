@@ -1,0 +1,229 @@
+//! The yamux session with frames alone: two sessions wired back to back
+//! through their encoded bytes, and a remote that breaks the rules.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
+
+use bytes::{Bytes, BytesMut};
+use strata_yamux::{
+    Decoder, Event, Flags, Frame, GoAway, Header, INITIAL_WINDOW, Role, Session, SessionConfig, SessionError,
+    StreamError,
+};
+
+/// Moves every frame `from` has to send into `to`, through the codec.
+fn pump(from: &mut Session, to: &mut Session) -> Result<usize, SessionError> {
+    let mut wire = BytesMut::new();
+    let mut frames = 0;
+    while let Some(frame) = from.next_frame() {
+        frame.encode(&mut wire);
+        frames += 1;
+    }
+    let decoder = Decoder::new(1 << 20);
+    while let Some(frame) = decoder.decode(&mut wire).unwrap() {
+        to.receive(frame)?;
+    }
+    Ok(frames)
+}
+
+fn events(session: &mut Session) -> Vec<Event> {
+    std::iter::from_fn(|| session.next_event()).collect()
+}
+
+fn pair() -> (Session, Session) {
+    (Session::new(Role::Client, SessionConfig::default()), Session::new(Role::Server, SessionConfig::default()))
+}
+
+#[test]
+fn a_stream_opens_carries_data_both_ways_and_closes() {
+    let (mut client, mut server) = pair();
+    let id = client.open().unwrap();
+    assert_eq!(id, 1, "the client opens odd ids");
+    assert_eq!(client.write(id, b"hello").unwrap(), 5);
+    client.close(id).unwrap();
+    pump(&mut client, &mut server).unwrap();
+    assert_eq!(events(&mut server), [Event::Inbound(1), Event::Readable(1), Event::RemoteClosed(1)]);
+    server.accept(1).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(server.read(1, &mut buf).unwrap(), 5);
+    assert_eq!(&buf[..5], b"hello");
+    assert!(server.is_finished_reading(1));
+    server.write(1, b"bye").unwrap();
+    server.close(1).unwrap();
+    pump(&mut server, &mut client).unwrap();
+    assert_eq!(events(&mut client), [Event::Readable(1), Event::RemoteClosed(1)]);
+    assert_eq!(client.read(1, &mut buf).unwrap(), 3);
+    assert_eq!(client.stream_count(), 0, "closed both ways and read: forgotten");
+    assert_eq!(server.open().unwrap(), 2, "the server opens even ids");
+}
+
+#[test]
+fn the_first_frame_carries_syn_and_the_answer_ack() {
+    let (mut client, mut server) = pair();
+    let id = client.open().unwrap();
+    assert_eq!(client.next_frame().unwrap().header, Header::window_update(id, Flags::SYN, 0));
+    server.receive(Frame::control(Header::window_update(id, Flags::SYN, 0))).unwrap();
+    server.accept(id).unwrap();
+    assert_eq!(server.next_frame().unwrap().header, Header::window_update(id, Flags::ACK, 0));
+}
+
+#[test]
+fn the_send_window_is_256_kib_until_the_reader_consumes() {
+    let (mut client, mut server) = pair();
+    let id = client.open().unwrap();
+    let data = vec![1u8; 400 * 1024];
+    let mut sent = 0;
+    while sent < data.len() {
+        let n = client.write(id, &data[sent..]).unwrap();
+        if n == 0 {
+            break;
+        }
+        sent += n;
+    }
+    assert_eq!(sent, INITIAL_WINDOW as usize, "the initial window, no more");
+    pump(&mut client, &mut server).unwrap();
+    server.accept(id).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    // Reading less than half the window grants nothing yet.
+    server.read(id, &mut buf).unwrap();
+    pump(&mut server, &mut client).unwrap();
+    assert_eq!(client.write(id, &data[sent..]).unwrap(), 0);
+    // Past half, one window update for what was consumed.
+    server.read(id, &mut buf).unwrap();
+    pump(&mut server, &mut client).unwrap();
+    assert!(events(&mut client).contains(&Event::Writable(id)));
+    assert_eq!(client.write(id, &data[sent..]).unwrap(), 128 * 1024);
+}
+
+#[test]
+fn a_remote_past_its_window_ends_the_session() {
+    let (_, mut server) = pair();
+    server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0))).unwrap();
+    let over = Frame::data(Header::data(1, Flags::NONE, 0), Bytes::from(vec![0u8; INITIAL_WINDOW as usize + 1]));
+    assert!(matches!(server.receive(over), Err(SessionError::WindowExceeded { stream: 1, .. })));
+    assert_eq!(server.next_frame().unwrap().header, Header::go_away(GoAway::ProtocolError));
+}
+
+#[test]
+fn stream_ids_of_the_wrong_parity_or_reused_end_the_session() {
+    let (mut client, mut server) = pair();
+    // The client opening an even id, which is the server's.
+    assert_eq!(
+        server.receive(Frame::control(Header::window_update(2, Flags::SYN, 0))),
+        Err(SessionError::BadStreamId(2))
+    );
+    let mut server = Session::new(Role::Server, SessionConfig::default());
+    server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0))).unwrap();
+    assert_eq!(
+        server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0))),
+        Err(SessionError::BadStreamId(1))
+    );
+    assert_eq!(
+        client.receive(Frame::control(Header::window_update(0, Flags::SYN, 0))),
+        Err(SessionError::BadStreamId(0))
+    );
+}
+
+#[test]
+fn a_window_update_that_overflows_ends_the_session() {
+    let (mut client, _) = pair();
+    let id = client.open().unwrap();
+    let update = Frame::control(Header::window_update(id, Flags::ACK, u32::MAX));
+    assert_eq!(client.receive(update), Err(SessionError::WindowOverflow(id)));
+}
+
+#[test]
+fn resets_both_ways() {
+    let (mut client, mut server) = pair();
+    let id = client.open().unwrap();
+    client.write(id, b"x").unwrap();
+    pump(&mut client, &mut server).unwrap();
+    events(&mut server);
+    server.reset(id);
+    pump(&mut server, &mut client).unwrap();
+    assert!(events(&mut client).contains(&Event::Reset(id)));
+    assert_eq!(client.write(id, b"y"), Err(StreamError::Unknown), "reset and forgotten");
+    assert_eq!(server.stream_count(), 0);
+}
+
+#[test]
+fn pings_are_answered_with_their_value() {
+    let (mut client, mut server) = pair();
+    client.ping(0xdead_beef);
+    pump(&mut client, &mut server).unwrap();
+    pump(&mut server, &mut client).unwrap();
+    assert_eq!(events(&mut client), [Event::Pong(0xdead_beef)]);
+}
+
+#[test]
+fn the_ack_backlog_and_the_stream_limit_hold() {
+    let config = SessionConfig { max_streams: 8, max_ack_backlog: 3, ..SessionConfig::default() };
+    let mut client = Session::new(Role::Client, config.clone());
+    for _ in 0..3 {
+        client.open().unwrap();
+    }
+    assert_eq!(client.open(), Err(StreamError::TooMany), "three unacknowledged: wait");
+    // The remote acknowledges one: room for one more.
+    client.receive(Frame::control(Header::window_update(1, Flags::ACK, 0))).unwrap();
+    client.open().unwrap();
+    // A remote past our stream limit gets its new stream reset.
+    let mut server = Session::new(Role::Server, config);
+    for id in (1..=15).step_by(2) {
+        server.receive(Frame::control(Header::window_update(id, Flags::SYN, 0))).unwrap();
+    }
+    assert_eq!(server.stream_count(), 8);
+    server.receive(Frame::control(Header::window_update(17, Flags::SYN, 0))).unwrap();
+    assert_eq!(server.stream_count(), 8);
+    let refused: Vec<Header> = std::iter::from_fn(|| server.next_frame()).map(|f| f.header).collect();
+    assert_eq!(refused, [Header::window_update(17, Flags::RST, 0)]);
+}
+
+#[test]
+fn go_away_ends_the_session_both_sides() {
+    let (mut client, mut server) = pair();
+    client.go_away();
+    pump(&mut client, &mut server).unwrap();
+    assert_eq!(events(&mut server), [Event::GoAway(Some(GoAway::Normal))]);
+    assert_eq!(server.open(), Err(StreamError::SessionEnded));
+    assert_eq!(client.open(), Err(StreamError::SessionEnded));
+}
+
+#[test]
+fn arbitrary_frames_never_panic() {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for role in [Role::Client, Role::Server] {
+        let mut session = Session::new(role, SessionConfig { max_streams: 16, ..SessionConfig::default() });
+        for _ in 0..20_000 {
+            let r = next();
+            let kind = [strata_yamux::Type::Data, strata_yamux::Type::WindowUpdate, strata_yamux::Type::Ping]
+                [(r % 3) as usize];
+            let header = Header {
+                kind,
+                flags: strata_yamux::Flags::NONE,
+                stream: ((r >> 8) % 24) as u32,
+                length: (r >> 32) as u32 % 70_000,
+            };
+            let flags_bits = ((r >> 16) % 16) as u8;
+            let mut wire = BytesMut::new();
+            let frame = if kind == strata_yamux::Type::Data {
+                Frame::data(header, Bytes::from(vec![0u8; (header.length % 300) as usize]))
+            } else {
+                Frame::control(if kind == strata_yamux::Type::Ping { Header { stream: 0, ..header } } else { header })
+            };
+            frame.encode(&mut wire);
+            wire[3] = flags_bits;
+            if let Ok(Some(frame)) = Decoder::new(1 << 20).decode(&mut wire) {
+                let _ = session.receive(frame);
+            }
+            let mut buf = [0u8; 128];
+            let id = ((r >> 40) % 24) as u32;
+            let _ = session.read(id, &mut buf);
+            while session.next_frame().is_some() {}
+            while session.next_event().is_some() {}
+        }
+    }
+}
