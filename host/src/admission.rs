@@ -251,6 +251,33 @@ fn decrement<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
     }
 }
 
+/// The host's deny and allow lists, changeable while it runs.
+impl crate::Host {
+    /// Refuses `peer` from now on (its connections are closed, new ones
+    /// are refused right after the handshake, both directions).
+    pub async fn deny_peer(&self, peer: PeerId) {
+        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.denied_peers.insert(peer);
+        self.disconnect(peer).await;
+    }
+
+    /// Accepts `peer` again after [`deny_peer`](crate::Host::deny_peer).
+    pub fn undeny_peer(&self, peer: PeerId) {
+        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.denied_peers.remove(&peer);
+    }
+
+    /// Refuses inbound connections from `range` from now on, before any
+    /// handshake (established ones stay).
+    pub fn deny_ip_range(&self, range: IpRange) {
+        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.denied_ranges.push(range);
+    }
+
+    /// Accepts inbound connections only from `ranges` (`None`: from
+    /// anywhere, the default); the deny list still applies.
+    pub fn set_allowed_ip_ranges(&self, ranges: Option<Vec<IpRange>>) {
+        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.allowed_ranges = ranges;
+    }
+}
+
 /// A held handshake slot; dropping it releases the slot.
 pub(crate) struct Ticket {
     gate: Arc<Mutex<Gate>>,

@@ -43,7 +43,7 @@ use tracing::Instrument as _;
 
 use crate::{
     Config, ConnectionId, Error, Event, Lifecycle, Protocol, Result, Stream, WeakHost,
-    admission::{self, Gate, IpRange},
+    admission::{self, Gate},
     connection,
     connections::{Entry, Table},
     lifecycle, listener,
@@ -459,30 +459,6 @@ impl Host {
             state.table.close_hooks();
         }
         Lifecycle { receiver }
-    }
-
-    /// Refuses `peer` from now on (its connections are closed, new ones
-    /// are refused right after the handshake, both directions).
-    pub async fn deny_peer(&self, peer: PeerId) {
-        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.denied_peers.insert(peer);
-        self.disconnect(peer).await;
-    }
-
-    /// Accepts `peer` again after [`Host::deny_peer`].
-    pub fn undeny_peer(&self, peer: PeerId) {
-        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.denied_peers.remove(&peer);
-    }
-
-    /// Refuses inbound connections from `range` from now on, before any
-    /// handshake (established ones stay).
-    pub fn deny_ip_range(&self, range: IpRange) {
-        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.denied_ranges.push(range);
-    }
-
-    /// Accepts inbound connections only from `ranges` (`None`: from
-    /// anywhere, the default); the deny list still applies.
-    pub fn set_allowed_ip_ranges(&self, ranges: Option<Vec<IpRange>>) {
-        self.inner.gate.lock().unwrap_or_else(PoisonError::into_inner).lists.allowed_ranges = ranges;
     }
 
     /// Closes every connection to `peer`.
