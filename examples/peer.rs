@@ -27,8 +27,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 struct Cli {
     #[command(subcommand)]
     mode: Mode,
-    /// Stream multiplexer: only mplex is built so far.
-    #[arg(long, global = true, value_enum, default_value_t = Muxer::Mplex)]
+    /// Stream multiplexer: `both` accepts either and offers yamux, then mplex.
+    #[arg(long, global = true, value_enum, default_value_t = Muxer::Both)]
     muxer: Muxer,
     /// Topics to subscribe to (floodsub).
     #[arg(long = "topic", global = true)]
@@ -72,6 +72,17 @@ enum Mode {
 enum Muxer {
     Mplex,
     Yamux,
+    Both,
+}
+
+impl Muxer {
+    fn choice(self) -> strata::Muxers {
+        match self {
+            Self::Mplex => strata::Muxers::Mplex,
+            Self::Yamux => strata::Muxers::Yamux,
+            Self::Both => strata::Muxers::Both,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -141,7 +152,7 @@ struct Node {
 
 /// A node with ping, identify and floodsub, subscribed to `topics`.
 async fn node(keypair: &Keypair, listen: Option<Multiaddr>, cli: &Cli) -> Result<Node, String> {
-    let mut builder = strata::builder(keypair);
+    let mut builder = strata::builder_with(keypair, cli.muxer.choice());
     if let Some(addr) = listen {
         builder = builder.listen(addr);
     }
@@ -317,10 +328,6 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     let cli = Cli::parse();
-    if cli.muxer == Muxer::Yamux {
-        emit("error", json!({ "reason": "the yamux muxer is not built yet; use --muxer mplex" }));
-        return std::process::ExitCode::FAILURE;
-    }
     let keypair = cli.seed.map_or_else(Keypair::generate_ed25519, |n| Keypair::ed25519_from_secret([n; 32]));
     let started = Instant::now();
     let outcome = match &cli.mode {

@@ -11,6 +11,7 @@ pub use strata_noise as noise;
 pub use strata_ping as ping;
 pub use strata_pubsub as pubsub;
 pub use strata_tcp as tcp;
+pub use strata_yamux as yamux;
 
 /// A host builder.
 pub type Builder = strata_host::Builder;
@@ -18,15 +19,40 @@ pub type Builder = strata_host::Builder;
 /// How many bytes all connections of a host built by [`builder`] may hold
 /// unread in their muxers together: 256 MiB. Past it they stop reading
 /// from their peers until the application reads (each connection is also
-/// bounded on its own, at 8 MiB).
+/// bounded on its own: yamux by its windows, mplex at 8 MiB).
 pub const DEFAULT_MEMORY_BUDGET: usize = 256 << 20;
 
+/// Which muxers a host built by [`builder_with`] offers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Muxers {
+    /// yamux only (what go-, js- and rust-libp2p offer by default).
+    Yamux,
+    /// mplex only (deprecated across libp2p; for older peers).
+    Mplex,
+    /// yamux, then mplex: a dialer proposes yamux first, a listener
+    /// accepts either. The default.
+    #[default]
+    Both,
+}
+
 /// Starts building a host with this identity over the default layers (TCP
-/// transport, Noise security, mplex multiplexing), each with its default
-/// configuration and a node-wide memory budget of
+/// transport, Noise security, yamux then mplex multiplexing), each with its
+/// default configuration and a node-wide memory budget of
 /// [`DEFAULT_MEMORY_BUDGET`] for muxer buffers. For other layers or
-/// configurations, use [`Host::builder`].
+/// configurations, use [`Host::builder`] or [`Builder::new`].
 pub fn builder(keypair: &Keypair) -> Builder {
-    let muxer = mplex::Config::default().with_memory_budget(core::MemoryBudget::new(DEFAULT_MEMORY_BUDGET));
-    Host::builder(keypair, tcp::TcpTransport::default(), noise::Config::new(keypair), muxer)
+    builder_with(keypair, Muxers::default())
+}
+
+/// [`builder`], offering only the `muxers` chosen.
+pub fn builder_with(keypair: &Keypair, muxers: Muxers) -> Builder {
+    let budget = core::MemoryBudget::new(DEFAULT_MEMORY_BUDGET);
+    let mut upgrader = host::Upgrader::new(tcp::TcpTransport::default()).security(noise::Config::new(keypair));
+    if muxers != Muxers::Mplex {
+        upgrader = upgrader.muxer(yamux::Config::default().with_memory_budget(budget.clone()));
+    }
+    if muxers != Muxers::Yamux {
+        upgrader = upgrader.muxer(mplex::Config::default().with_memory_budget(budget));
+    }
+    Builder::new(keypair).upgrader(upgrader)
 }

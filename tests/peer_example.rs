@@ -93,11 +93,47 @@ async fn a_failed_dial_prints_an_error_and_exits_1() {
 }
 
 #[tokio::test]
-async fn listen_exits_0_at_its_timeout_and_yamux_is_refused() {
+async fn listen_exits_0_at_its_timeout() {
     let (events, code) = run(&["listen", "--timeout", "1"]).await;
     assert_eq!((names(&events), code), (vec!["listening"], 0));
-    let (events, code) = run(&["listen", "--muxer", "yamux"]).await;
-    assert_eq!((names(&events), code), (vec!["error"], 1));
+}
+
+/// A listener offering only `listener_muxer`; returns its address and the
+/// process (killed on drop).
+async fn listener_with(listener_muxer: &str) -> (String, tokio::process::Child) {
+    let mut child = Command::new(peer_binary())
+        .args(["listen", "--muxer", listener_muxer, "--timeout", "20"])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = next_event(&mut lines).await;
+    (listening["addr"].as_str().unwrap().to_owned(), child)
+}
+
+#[tokio::test]
+async fn each_muxer_choice_connects_where_the_other_side_offers_it() {
+    for (listener_muxer, dialer_muxer, connects) in [
+        ("yamux", "yamux", true),
+        ("mplex", "mplex", true),
+        ("both", "yamux", true),
+        ("both", "mplex", true),
+        ("yamux", "both", true),
+        ("mplex", "both", true),
+        ("yamux", "mplex", false),
+    ] {
+        let (addr, mut listener) = listener_with(listener_muxer).await;
+        let (events, code) = run(&["dial", &addr, "--muxer", dialer_muxer, "--ping", "1", "--timeout", "10"]).await;
+        let case = format!("listener {listener_muxer}, dialer {dialer_muxer}: {events:?}");
+        if connects {
+            assert_eq!((names(&events), code), (vec!["connected", "ping", "identify", "done"], 0), "{case}");
+        } else {
+            assert_eq!((names(&events), code), (vec!["error"], 1), "{case}");
+        }
+        listener.kill().await.unwrap();
+    }
 }
 
 /// The next JSON event on a child's stdout.

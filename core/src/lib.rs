@@ -21,7 +21,7 @@ pub use connection::{ConnectionListener, ConnectionSource};
 pub use error::{Error, Result};
 pub use identity::{KeyType, Keypair, PublicKey};
 pub use multiaddr::Multiaddr;
-pub use muxer::{MuxedConnection, StreamMuxer};
+pub use muxer::{MuxedConnection, StreamMuxer, StreamState};
 pub use peer_id::PeerId;
 pub use security::SecurityUpgrade;
 pub use transport::{Endpoint, Listener, Transport};

@@ -58,3 +58,67 @@ pub trait MuxedConnection: Send + Sync + 'static {
     /// has stopped.
     fn close(&self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
+
+/// Where one multiplexed stream is in its life, as both muxers track it.
+///
+/// The two halves close independently (a FIN or Close frame each way); a
+/// reset, from either side, ends both at once.
+///
+/// ```text
+/// Open ──we close──▶ LocalClosed ──they close──▶ Closed
+///   └──they close──▶ RemoteClosed ──we close──▶ Closed
+/// any ──reset──▶ Reset
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamState {
+    /// Both halves open.
+    #[default]
+    Open,
+    /// We closed our half: we write no more; the remote may.
+    LocalClosed,
+    /// The remote closed its half: it writes no more; we may.
+    RemoteClosed,
+    /// Both halves closed.
+    Closed,
+    /// Reset by either side: neither reads nor writes.
+    Reset,
+}
+
+impl StreamState {
+    /// Our half closes; returns whether this changed anything.
+    pub fn close_local(&mut self) -> bool {
+        let next = match self {
+            Self::Open => Self::LocalClosed,
+            Self::RemoteClosed => Self::Closed,
+            _ => return false,
+        };
+        *self = next;
+        true
+    }
+
+    /// The remote's half closes; returns whether this changed anything.
+    pub fn close_remote(&mut self) -> bool {
+        let next = match self {
+            Self::Open => Self::RemoteClosed,
+            Self::LocalClosed => Self::Closed,
+            _ => return false,
+        };
+        *self = next;
+        true
+    }
+
+    /// Whether we may still write.
+    pub fn can_write(self) -> bool {
+        matches!(self, Self::Open | Self::RemoteClosed)
+    }
+
+    /// Whether the remote may still send data.
+    pub fn can_receive(self) -> bool {
+        matches!(self, Self::Open | Self::LocalClosed)
+    }
+
+    /// Whether the stream is over both ways (closed or reset).
+    pub fn is_over(self) -> bool {
+        matches!(self, Self::Closed | Self::Reset)
+    }
+}

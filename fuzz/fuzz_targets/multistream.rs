@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
         let (mut ours, mut theirs) = tokio::io::duplex(1 << 16);
         let _ = theirs.write_all(data).await;
         drop(theirs);
-        let listened = tokio::time::timeout(Duration::from_secs(5), multistream::listener_select(&mut ours, &["/a", "/b"]));
+        let listened =
+            tokio::time::timeout(Duration::from_secs(5), multistream::listener_select(&mut ours, &["/a", "/b"]));
         assert!(listened.await.is_ok(), "the listener must end when the remote closes");
 
         let (mut ours, mut theirs) = tokio::io::duplex(1 << 16);

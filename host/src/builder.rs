@@ -43,6 +43,18 @@ impl Builder {
         self
     }
 
+    /// Adds a transport with its security upgrades and muxers (in order of
+    /// preference), whose upgrade timeouts are then the [`Config`]'s
+    /// (`upgrade_timeout`, `first_step_timeout`).
+    #[must_use]
+    pub fn upgrader<T: Transport>(mut self, upgrader: Upgrader<T>) -> Self {
+        self.sources.push(Box::new(move |config: &Config| {
+            let upgrader = upgrader.timeout(config.upgrade_timeout).first_step_timeout(config.first_step_timeout);
+            Box::new(upgrader) as Box<dyn Source>
+        }));
+        self
+    }
+
     /// Replaces the default [`Config`].
     #[must_use]
     pub fn config(mut self, config: Config) -> Self {
@@ -104,15 +116,6 @@ impl Host {
         Sec: SecurityUpgrade,
         Mux: StreamMuxer,
     {
-        let mut builder = Builder::new(keypair);
-        builder.sources.push(Box::new(move |config: &Config| {
-            let upgrader = Upgrader::new(transport)
-                .security(security)
-                .muxer(muxer)
-                .timeout(config.upgrade_timeout)
-                .first_step_timeout(config.first_step_timeout);
-            Box::new(upgrader) as Box<dyn Source>
-        }));
-        builder
+        Builder::new(keypair).upgrader(Upgrader::new(transport).security(security).muxer(muxer))
     }
 }

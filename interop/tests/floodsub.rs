@@ -1,6 +1,6 @@
 //! strata's floodsub against rust-libp2p 0.57's (libp2p-floodsub 0.48),
-//! both directions: each sees the other's subscription, and messages
-//! cross both ways.
+//! both directions, over yamux and over mplex: each sees the other's
+//! subscription, and messages cross both ways.
 //!
 //! rust-libp2p's floodsub never signs its messages, so strata talks to it
 //! with `SignaturePolicy::Lax` (sign ours, accept unsigned, drop bad
@@ -46,10 +46,13 @@ enum Seen {
 
 /// A rust-libp2p node with floodsub, subscribed to the topic; every peer
 /// that connects joins its partial view (floodsub talks only to those).
-fn rust_node(listen: bool) -> (libp2p::PeerId, mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<Seen>) {
+fn rust_node(
+    listen: bool,
+    muxer: TheirMuxer,
+) -> (libp2p::PeerId, mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<Seen>) {
     let keypair = libp2p_identity::Keypair::generate_ed25519();
     let peer = keypair.public().to_peer_id();
-    let mut swarm = rust_peer::swarm(keypair, |key| Behaviour::new(key.public().to_peer_id()));
+    let mut swarm = rust_peer::swarm_with(keypair, muxer, |key| Behaviour::new(key.public().to_peer_id()));
     swarm.behaviour_mut().subscribe(Topic::new(TOPIC));
     if listen {
         swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap()).unwrap();
@@ -85,7 +88,7 @@ fn rust_node(listen: bool) -> (libp2p::PeerId, mpsc::UnboundedSender<Command>, m
     (peer, commands, seen_rx)
 }
 
-use rust_peer::ours;
+use rust_peer::{TheirMuxer, ours};
 
 async fn strata_node(policy: SignaturePolicy) -> (strata::Host, Floodsub, Subscription) {
     let host = strata::builder(&Keypair::generate_ed25519())
@@ -144,9 +147,8 @@ async fn exchange(
     assert!(host.is_connected(ours(rust_peer)), "the connection survived every stream");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strata_dials_rust_libp2p() {
-    let (rust_peer, commands, mut seen) = rust_node(true);
+async fn strata_dials_rust_libp2p_over(muxer: TheirMuxer) {
+    let (rust_peer, commands, mut seen) = rust_node(true, muxer);
     let Some(Seen::Listening(addr)) = within(seen.recv()).await else { panic!("listening first") };
     let (host, pubsub, mut subscription) = strata_node(SignaturePolicy::Lax).await;
     let addr = Multiaddr::from_bytes(&addr.to_vec()).unwrap().with_p2p(ours(rust_peer)).unwrap();
@@ -155,17 +157,36 @@ async fn strata_dials_rust_libp2p() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rust_libp2p_dials_strata() {
+async fn strata_dials_rust_libp2p_over_yamux() {
+    strata_dials_rust_libp2p_over(TheirMuxer::Yamux).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strata_dials_rust_libp2p_over_mplex() {
+    strata_dials_rust_libp2p_over(TheirMuxer::Mplex).await;
+}
+
+async fn rust_libp2p_dials_strata_over(muxer: TheirMuxer) {
     let (host, pubsub, mut subscription) = strata_node(SignaturePolicy::Lax).await;
-    let (rust_peer, commands, mut seen) = rust_node(false);
+    let (rust_peer, commands, mut seen) = rust_node(false, muxer);
     let addr = host.listen_addrs()[0].clone().with_p2p(host.peer_id()).unwrap();
     commands.send(Command::Dial(libp2p::Multiaddr::try_from(addr.to_vec()).unwrap())).unwrap();
     exchange(&host, &pubsub, &mut subscription, rust_peer, &commands, &mut seen).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_libp2p_dials_strata_over_yamux() {
+    rust_libp2p_dials_strata_over(TheirMuxer::Yamux).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_libp2p_dials_strata_over_mplex() {
+    rust_libp2p_dials_strata_over(TheirMuxer::Mplex).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_sign_drops_rust_libp2p_messages() {
-    let (rust_peer, commands, mut seen) = rust_node(true);
+    let (rust_peer, commands, mut seen) = rust_node(true, TheirMuxer::Yamux);
     let Some(Seen::Listening(addr)) = within(seen.recv()).await else { panic!("listening first") };
     let (host, pubsub, mut subscription) = strata_node(SignaturePolicy::StrictSign).await;
     let addr = Multiaddr::from_bytes(&addr.to_vec()).unwrap().with_p2p(ours(rust_peer)).unwrap();

@@ -1,4 +1,4 @@
-//! A strata host against a rust-libp2p 0.57 swarm on TCP + Noise + mplex,
+//! A strata host against a rust-libp2p 0.57 swarm on TCP + Noise + yamux,
 //! both directions: the connection is established, each side knows the
 //! other's `PeerId`, and a stream on a custom protocol (rust-libp2p's
 //! `libp2p-stream` behaviour) carries data both ways.
@@ -64,7 +64,7 @@ async fn strata_dials_rust_libp2p_and_opens_a_stream() {
     assert_eq!(peer, ours(rust.peer));
     assert_eq!(within(rust.established.recv()).await.unwrap(), theirs(strata.peer_id()));
 
-    let data = payload(256 * 1024, 1);
+    let data = payload(1_000_003, 1); // several windows each way
     let mut stream = within(strata.open_stream(peer, &[ECHO])).await.unwrap();
     stream.write_all(&data).await.unwrap();
     stream.shutdown().await.unwrap();
@@ -102,7 +102,7 @@ async fn rust_libp2p_dials_strata_and_opens_a_stream() {
     rust.dial(TheirMultiaddr::try_from(addr.to_vec()).unwrap());
     assert_eq!(within(rust.established.recv()).await.unwrap(), theirs(strata.peer_id()));
 
-    let data = payload(256 * 1024, 2);
+    let data = payload(1_000_003, 2); // several windows each way
     let mut stream =
         within(rust.control.open_stream(theirs(strata.peer_id()), StreamProtocol::new(ECHO))).await.unwrap();
     stream.write_all(&data).await.unwrap();

@@ -1,6 +1,9 @@
 //! strata's ping and identify against rust-libp2p 0.57's, both directions,
-//! over TCP + Noise + mplex: pings succeed with RTTs each way, and each
-//! side receives, verifies and records the other's identify info.
+//! over TCP + Noise + yamux and over TCP + Noise + mplex: pings succeed
+//! with RTTs each way, and each side receives, verifies and records the
+//! other's identify info. strata offers both muxers (yamux first) and the
+//! rust node only one, so each run also shows the negotiation landing on
+//! the one the peer has.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
@@ -37,10 +40,14 @@ enum Seen {
 }
 
 /// A rust-libp2p node with ping and identify; optionally dials `dial`.
-fn rust_node(listen: bool, dial: Option<libp2p::Multiaddr>) -> (libp2p::PeerId, mpsc::UnboundedReceiver<Seen>) {
+fn rust_node(
+    listen: bool,
+    dial: Option<libp2p::Multiaddr>,
+    muxer: TheirMuxer,
+) -> (libp2p::PeerId, mpsc::UnboundedReceiver<Seen>) {
     let keypair = libp2p_identity::Keypair::generate_ed25519();
     let peer = keypair.public().to_peer_id();
-    let mut swarm = rust_peer::swarm(keypair, |key| Behaviour {
+    let mut swarm = rust_peer::swarm_with(keypair, muxer, |key| Behaviour {
         ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_millis(200))),
         identify: identify::Behaviour::new(identify::Config::new("ipfs/0.1.0".into(), key.public())),
     });
@@ -71,7 +78,7 @@ fn rust_node(listen: bool, dial: Option<libp2p::Multiaddr>) -> (libp2p::PeerId, 
     (peer, rx)
 }
 
-use rust_peer::ours;
+use rust_peer::{TheirMuxer, ours};
 
 fn convert(addr: &libp2p::Multiaddr) -> Multiaddr {
     Multiaddr::from_bytes(&addr.to_vec()).unwrap()
@@ -155,9 +162,8 @@ async fn strata_identify_of(
     info
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strata_dials_rust_libp2p() {
-    let (rust_peer, mut seen) = rust_node(true, None);
+async fn strata_dials_rust_libp2p_over(muxer: TheirMuxer) {
+    let (rust_peer, mut seen) = rust_node(true, None, muxer);
     let Seen::Listening(rust_addr) = within(seen.recv()).await.unwrap() else { panic!("listening first") };
     let (host, ping, identify) = strata_node().await;
     let peer = within(host.dial(convert(&rust_addr).with_p2p(ours(rust_peer)).unwrap())).await.unwrap();
@@ -174,10 +180,19 @@ async fn strata_dials_rust_libp2p() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rust_libp2p_dials_strata() {
+async fn strata_dials_rust_libp2p_over_yamux() {
+    strata_dials_rust_libp2p_over(TheirMuxer::Yamux).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strata_dials_rust_libp2p_over_mplex() {
+    strata_dials_rust_libp2p_over(TheirMuxer::Mplex).await;
+}
+
+async fn rust_libp2p_dials_strata_over(muxer: TheirMuxer) {
     let (host, ping, identify) = strata_node().await;
     let addr = host.listen_addrs()[0].clone().with_p2p(host.peer_id()).unwrap();
-    let (rust_peer, mut seen) = rust_node(false, Some(libp2p::Multiaddr::try_from(addr.to_vec()).unwrap()));
+    let (rust_peer, mut seen) = rust_node(false, Some(libp2p::Multiaddr::try_from(addr.to_vec()).unwrap()), muxer);
     let peer = ours(rust_peer);
     within(async {
         while !host.is_connected(peer) {
@@ -195,4 +210,14 @@ async fn rust_libp2p_dials_strata() {
     // strata sees the rust node at its connection's source: an ephemeral port.
     rust_side_checks(&mut seen, &host, None).await;
     host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_libp2p_dials_strata_over_yamux() {
+    rust_libp2p_dials_strata_over(TheirMuxer::Yamux).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_libp2p_dials_strata_over_mplex() {
+    rust_libp2p_dials_strata_over(TheirMuxer::Mplex).await;
 }

@@ -1,5 +1,5 @@
 //! Test helpers shared by strata's crates (a dev-dependency only): hosts
-//! over TCP + Noise + mplex on loopback, and waits that end.
+//! over TCP + Noise + yamux/mplex on loopback, and waits that end.
 //!
 //! Protocol crates cannot use the `strata` facade in their tests (it
 //! depends on them), so the default layers are put together here once.
@@ -7,6 +7,8 @@
 #![allow(clippy::expect_used, clippy::missing_panics_doc)] // test helpers fail loudly
 
 use std::time::Duration;
+
+pub mod muxer_suite;
 
 use strata_core::{Keypair, Multiaddr};
 use strata_host::{Builder, Host};
@@ -19,15 +21,14 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(LIMIT, future).await.expect("timed out")
 }
 
-/// A builder with the default layers (TCP, Noise, mplex) and this
-/// identity.
+/// A builder with the default layers (TCP, Noise, yamux then mplex) and
+/// this identity.
 pub fn builder(keypair: &Keypair) -> Builder {
-    Host::builder(
-        keypair,
-        strata_tcp::TcpTransport::default(),
-        strata_noise::Config::new(keypair),
-        strata_mplex::Config::default(),
-    )
+    let upgrader = strata_host::Upgrader::new(strata_tcp::TcpTransport::default())
+        .security(strata_noise::Config::new(keypair))
+        .muxer(strata_yamux::Config::default())
+        .muxer(strata_mplex::Config::default());
+    Builder::new(keypair).upgrader(upgrader)
 }
 
 /// A host with a fresh identity, listening on a free port of 127.0.0.1.

@@ -1,5 +1,6 @@
-//! rust-libp2p 0.57 nodes for tests and benchmarks: [`swarm`] builds a
-//! swarm on TCP + Noise + libp2p-mplex 0.44 with any behaviour;
+//! rust-libp2p 0.57 nodes for tests and benchmarks: [`swarm_with`] builds a
+//! swarm on TCP + Noise + yamux (libp2p-yamux 0.48, rust-libp2p's default)
+//! or libp2p-mplex 0.44 with any behaviour;
 //! [`RustPeer`] is one with the `libp2p-stream` behaviour, driven by a task
 //! of its own. Included by path where needed.
 
@@ -21,20 +22,48 @@ pub(crate) fn ours(peer: libp2p::PeerId) -> strata::PeerId {
     strata::PeerId::from_bytes(&peer.to_bytes()).expect("a peer id reads the same in both")
 }
 
-/// A rust-libp2p swarm on TCP + Noise + libp2p-mplex running `behaviour`,
-/// with connections kept while idle for an hour.
+/// The muxer a rust-libp2p node offers (only that one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TheirMuxer {
+    /// libp2p-yamux 0.48: what rust-libp2p offers by default.
+    Yamux,
+    /// libp2p-mplex 0.44.
+    Mplex,
+}
+
+/// A rust-libp2p swarm on TCP + Noise + yamux running `behaviour`, with
+/// connections kept while idle for an hour.
 pub(crate) fn swarm<B: libp2p::swarm::NetworkBehaviour>(
     keypair: libp2p_identity::Keypair,
     behaviour: impl FnOnce(&libp2p_identity::Keypair) -> B,
 ) -> libp2p::Swarm<B> {
-    libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p_mplex::Config::default)
-        .expect("TCP + Noise + mplex")
-        .with_behaviour(behaviour)
-        .expect("the behaviour")
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_hours(1)))
-        .build()
+    swarm_with(keypair, TheirMuxer::Yamux, behaviour)
+}
+
+/// [`swarm`] with the muxer chosen.
+pub(crate) fn swarm_with<B: libp2p::swarm::NetworkBehaviour>(
+    keypair: libp2p_identity::Keypair,
+    muxer: TheirMuxer,
+    behaviour: impl FnOnce(&libp2p_identity::Keypair) -> B,
+) -> libp2p::Swarm<B> {
+    let idle = |c: libp2p::swarm::Config| c.with_idle_connection_timeout(Duration::from_hours(1));
+    let builder = libp2p::SwarmBuilder::with_existing_identity(keypair).with_tokio();
+    match muxer {
+        TheirMuxer::Yamux => builder
+            .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
+            .expect("TCP + Noise + yamux")
+            .with_behaviour(behaviour)
+            .expect("the behaviour")
+            .with_swarm_config(idle)
+            .build(),
+        TheirMuxer::Mplex => builder
+            .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p_mplex::Config::default)
+            .expect("TCP + Noise + mplex")
+            .with_behaviour(behaviour)
+            .expect("the behaviour")
+            .with_swarm_config(idle)
+            .build(),
+    }
 }
 
 /// A running rust-libp2p node.
@@ -51,11 +80,16 @@ pub(crate) struct RustPeer {
 }
 
 impl RustPeer {
-    /// A node, listening on a free loopback port if `listen`.
+    /// A node on yamux, listening on a free loopback port if `listen`.
     pub(crate) fn new(listen: bool) -> Self {
+        Self::with_muxer(listen, TheirMuxer::Yamux)
+    }
+
+    /// A node offering `muxer`, listening on a free loopback port if `listen`.
+    pub(crate) fn with_muxer(listen: bool, muxer: TheirMuxer) -> Self {
         let keypair = libp2p_identity::Keypair::generate_ed25519();
         let peer = keypair.public().to_peer_id();
-        let mut swarm = swarm(keypair, |_| libp2p_stream::Behaviour::new());
+        let mut swarm = swarm_with(keypair, muxer, |_| libp2p_stream::Behaviour::new());
         if listen {
             swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("a multiaddr")).expect("a loopback listener");
         }

@@ -2,8 +2,10 @@
 //! no I/O. Frames from the remote go in ([`Session::receive`]); the
 //! application opens, writes, reads, closes and resets streams; frames to
 //! send come out ([`Session::next_frame`]) and so do events
-//! ([`Session::next_event`]). A driver (next) owns the socket and the
-//! wakers; this file is tested with frames alone.
+//! ([`Session::next_event`]). Time comes in as an argument where it
+//! matters (round trips and window growth). The driver
+//! (`connection.rs`) owns the socket and the wakers; this file is tested
+//! with frames alone.
 //!
 //! Spec: `libp2p-yamux.md`, "Message Flow", "Flow Control", "Session
 //! termination" and "ACK backlog & backpressure":
@@ -11,7 +13,8 @@
 //! ```text
 //! open:    SYN (on the first data or window update) ──▶   ◀── ACK (on accept), or RST (refused)
 //! data:    at most the peer's window for the stream; each Data frame spends it
-//! window:  the reader grants more with a Window Update once it consumed half
+//! window:  the reader grants more with a Window Update once it consumed half;
+//!          the grant doubles while it comes within two round trips (BDP)
 //! close:   FIN each way (half-close); RST at once
 //! ids:     the client (dialer) opens odd ids, the server even ones; 0 is the session
 //! ping:    SYN with a value ──▶ ◀── ACK with the same value
@@ -23,14 +26,22 @@
 //! session: a go-away with the protocol-error code is queued and
 //! [`Session::receive`] returns the error.
 
-use std::collections::{HashMap, VecDeque};
+use std::{
+    collections::{HashMap, VecDeque},
+    time::{Duration, Instant},
+};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
+use strata_core::StreamState;
 
 use crate::{
     INITIAL_WINDOW,
     frame::{Flags, Frame, GoAway, Header, Type},
 };
+
+mod stream;
+
+use stream::Stream;
 
 /// Which side of the connection we are: it decides stream id parity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,13 +61,24 @@ pub struct SessionConfig {
     /// Our streams the remote has not acknowledged yet (the spec's ACK
     /// backlog, 256); past it, opening waits.
     pub max_ack_backlog: usize,
-    /// The largest data frame we send (and accept).
+    /// The largest data frame we send.
     pub max_frame_len: usize,
+    /// The most one stream's receive window grows to.
+    pub max_stream_window: u32,
+    /// The most all receive windows of the session add up to once grown
+    /// (each stream starts at 256 KiB whatever this says).
+    pub max_connection_window: u64,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { max_streams: 512, max_ack_backlog: 256, max_frame_len: 256 * 1024 }
+        Self {
+            max_streams: 256,
+            max_ack_backlog: 256,
+            max_frame_len: 16 * 1024,
+            max_stream_window: 16 << 20,
+            max_connection_window: 64 << 20,
+        }
     }
 }
 
@@ -115,68 +137,15 @@ pub enum StreamError {
     /// We closed it for writing.
     #[error("write after close")]
     Closed,
-    /// Too many streams, or too many not acknowledged yet.
+    /// Too many streams.
     #[error("too many streams")]
     TooMany,
+    /// Too many of our streams not acknowledged yet: wait for an ACK.
+    #[error("too many streams not acknowledged by the remote yet")]
+    AckBacklog,
     /// The session has ended.
     #[error("the session has ended")]
     SessionEnded,
-}
-
-#[derive(Debug)]
-#[allow(clippy::struct_excessive_bools)] // independent facts of a stream's two halves
-struct Stream {
-    /// We have not sent its SYN yet (it goes with the first frame).
-    syn_pending: bool,
-    /// The remote opened it and we have not acknowledged it yet.
-    ack_pending: bool,
-    /// We opened it and the remote has not acknowledged it yet.
-    awaiting_ack: bool,
-    /// What we may still send.
-    send_window: u32,
-    /// What the remote may still send.
-    recv_window: u32,
-    /// Bytes consumed since the last window update we sent.
-    consumed: u32,
-    recv: VecDeque<Bytes>,
-    local_closed: bool,
-    remote_closed: bool,
-    reset: bool,
-}
-
-impl Stream {
-    fn new(ours: bool) -> Self {
-        Self {
-            syn_pending: ours,
-            ack_pending: !ours,
-            awaiting_ack: ours,
-            send_window: INITIAL_WINDOW,
-            recv_window: INITIAL_WINDOW,
-            consumed: 0,
-            recv: VecDeque::new(),
-            local_closed: false,
-            remote_closed: false,
-            reset: false,
-        }
-    }
-
-    /// The flags an outgoing frame carries for opening or accepting.
-    fn take_open_flags(&mut self) -> Flags {
-        let mut flags = Flags::NONE;
-        if self.syn_pending {
-            self.syn_pending = false;
-            flags = flags | Flags::SYN;
-        }
-        if self.ack_pending {
-            self.ack_pending = false;
-            flags = flags | Flags::ACK;
-        }
-        flags
-    }
-
-    fn finished(&self) -> bool {
-        self.reset || (self.local_closed && self.remote_closed && self.recv.is_empty())
-    }
 }
 
 /// One yamux session. See the module documentation.
@@ -188,6 +157,13 @@ pub struct Session {
     streams: HashMap<u32, Stream>,
     /// Our streams not acknowledged yet.
     backlog: usize,
+    /// Unread bytes of all streams.
+    buffered: usize,
+    /// The receive windows of all streams, added up.
+    window_total: u64,
+    /// Our round-trip probe in flight: its value and when it left.
+    rtt_probe: Option<(u32, Instant)>,
+    rtt: Option<Duration>,
     outbound: VecDeque<Frame>,
     events: VecDeque<Event>,
     ended: bool,
@@ -206,6 +182,10 @@ impl Session {
             next_id,
             streams: HashMap::new(),
             backlog: 0,
+            buffered: 0,
+            window_total: 0,
+            rtt_probe: None,
+            rtt: None,
             outbound: VecDeque::new(),
             events: VecDeque::new(),
             ended: false,
@@ -217,14 +197,39 @@ impl Session {
         self.outbound.pop_front()
     }
 
+    /// Whether frames wait to be sent.
+    pub fn has_frames(&self) -> bool {
+        !self.outbound.is_empty()
+    }
+
     /// The next event, if any.
     pub fn next_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
-    /// How many streams are open.
+    /// How many streams are open (or closed with their handle still held).
     pub fn stream_count(&self) -> usize {
         self.streams.len()
+    }
+
+    /// Unread bytes of all streams.
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// The last measured round trip, if any.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt
+    }
+
+    /// Whether a round-trip ping of ours is unanswered.
+    pub fn probe_in_flight(&self) -> bool {
+        self.rtt_probe.is_some()
+    }
+
+    /// Whether the session has ended (a go-away either way, or an error).
+    pub fn is_ended(&self) -> bool {
+        self.ended
     }
 
     fn is_ours(&self, id: u32) -> bool {
@@ -243,15 +248,20 @@ impl Session {
         Err(error)
     }
 
-    /// Applies one frame from the remote.
-    pub fn receive(&mut self, frame: Frame) -> Result<(), SessionError> {
+    /// Applies one frame from the remote, received at `now`.
+    pub fn receive(&mut self, frame: Frame, now: Instant) -> Result<(), SessionError> {
         let Frame { header, payload } = frame;
         match header.kind {
             Type::Ping => {
-                if header.flags.contains(Flags::ACK) {
-                    self.events.push_back(Event::Pong(header.length));
-                } else {
+                if !header.flags.contains(Flags::ACK) {
                     self.outbound.push_back(Frame::control(Header::ping(true, header.length)));
+                } else if let Some((value, sent)) = self.rtt_probe
+                    && value == header.length
+                {
+                    self.rtt_probe = None;
+                    self.rtt = Some(now.saturating_duration_since(sent));
+                } else {
+                    self.events.push_back(Event::Pong(header.length));
                 }
                 Ok(())
             }
@@ -260,21 +270,23 @@ impl Session {
                 self.events.push_back(Event::GoAway(GoAway::from_code(header.length)));
                 Ok(())
             }
-            Type::Data | Type::WindowUpdate => self.stream_frame(header, payload),
+            Type::Data | Type::WindowUpdate => self.stream_frame(header, payload, now),
         }
     }
 
-    fn stream_frame(&mut self, header: Header, payload: Bytes) -> Result<(), SessionError> {
+    fn stream_frame(&mut self, header: Header, payload: Bytes, now: Instant) -> Result<(), SessionError> {
         let id = header.stream;
         if header.flags.contains(Flags::SYN) {
             if id == 0 || self.is_ours(id) || self.streams.contains_key(&id) {
                 return self.fail(SessionError::BadStreamId(id));
             }
             if self.ended || self.streams.len() >= self.config.max_streams {
+                tracing::debug!(id, limit = self.config.max_streams, "yamux: refusing a stream past the limit");
                 self.outbound.push_back(Frame::control(Header::window_update(id, Flags::RST, 0)));
                 return Ok(());
             }
-            self.streams.insert(id, Stream::new(false));
+            self.streams.insert(id, Stream::new(false, now));
+            self.window_total += u64::from(INITIAL_WINDOW);
             self.events.push_back(Event::Inbound(id));
         }
         let Some(stream) = self.streams.get_mut(&id) else {
@@ -294,22 +306,23 @@ impl Session {
             }
         } else {
             let window = stream.recv_window;
-            if payload.len() > usize::try_from(window).unwrap_or(usize::MAX) {
+            let Some(left) = u32::try_from(payload.len()).ok().and_then(|len| window.checked_sub(len)) else {
                 return self.fail(SessionError::WindowExceeded { stream: id, len: payload.len(), window });
-            }
-            stream.recv_window -= u32::try_from(payload.len()).unwrap_or(u32::MAX);
-            if !payload.is_empty() && !stream.reset && !stream.remote_closed {
+            };
+            stream.recv_window = left;
+            if !payload.is_empty() && stream.state.can_receive() && !stream.dropped {
+                stream.buffered += payload.len();
+                self.buffered += payload.len();
                 stream.recv.push_back(payload);
                 self.events.push_back(Event::Readable(id));
             }
         }
-        if header.flags.contains(Flags::FIN) && !stream.remote_closed {
-            stream.remote_closed = true;
+        if header.flags.contains(Flags::FIN) && stream.state.close_remote() {
             self.events.push_back(Event::RemoteClosed(id));
         }
-        if header.flags.contains(Flags::RST) {
-            stream.reset = true;
-            stream.recv.clear();
+        if header.flags.contains(Flags::RST) && stream.state != StreamState::Reset {
+            stream.state = StreamState::Reset;
+            self.buffered -= stream.discard();
             self.events.push_back(Event::Reset(id));
         }
         self.forget_if_finished(id);
@@ -318,27 +331,33 @@ impl Session {
 
     fn forget_if_finished(&mut self, id: u32) {
         if self.streams.get(&id).is_some_and(Stream::finished)
-            && let Some(stream) = self.streams.remove(&id)
-            && stream.awaiting_ack
+            && let Some(mut stream) = self.streams.remove(&id)
         {
-            self.backlog -= 1;
+            if stream.awaiting_ack {
+                self.backlog -= 1;
+            }
+            self.buffered -= stream.discard();
+            self.window_total -= u64::from(stream.window);
         }
     }
 
-    /// Opens a stream; its SYN goes with its first frame.
-    pub fn open(&mut self) -> Result<u32, StreamError> {
+    /// Opens a stream at `now`: an empty window update with SYN announces
+    /// it at once, so the remote sees it even before data.
+    pub fn open(&mut self, now: Instant) -> Result<u32, StreamError> {
         if self.ended {
             return Err(StreamError::SessionEnded);
         }
-        if self.streams.len() >= self.config.max_streams || self.backlog >= self.config.max_ack_backlog {
+        if self.streams.len() >= self.config.max_streams {
             return Err(StreamError::TooMany);
+        }
+        if self.backlog >= self.config.max_ack_backlog {
+            return Err(StreamError::AckBacklog);
         }
         let id = self.next_id;
         self.next_id = self.next_id.checked_add(2).ok_or(StreamError::TooMany)?;
-        self.streams.insert(id, Stream::new(true));
+        self.streams.insert(id, Stream::new(true, now));
+        self.window_total += u64::from(INITIAL_WINDOW);
         self.backlog += 1;
-        // Announce it at once with an empty window update carrying SYN, so
-        // the remote sees the stream even before data.
         self.announce(id);
         Ok(id)
     }
@@ -362,7 +381,7 @@ impl Session {
 
     fn stream(&mut self, id: u32) -> Result<&mut Stream, StreamError> {
         let stream = self.streams.get_mut(&id).ok_or(StreamError::Unknown)?;
-        if stream.reset {
+        if stream.state == StreamState::Reset {
             return Err(StreamError::Reset);
         }
         Ok(stream)
@@ -375,84 +394,105 @@ impl Session {
             return Err(StreamError::SessionEnded);
         }
         let max_frame = self.config.max_frame_len;
-        let stream = self.stream(id)?;
-        if stream.local_closed {
-            return Err(StreamError::Closed);
+        let stream = self.streams.get_mut(&id).ok_or(StreamError::Unknown)?;
+        match stream.state {
+            StreamState::Reset => return Err(StreamError::Reset),
+            state if !state.can_write() => return Err(StreamError::Closed),
+            _ => {}
         }
         let window = usize::try_from(stream.send_window).unwrap_or(usize::MAX);
-        let n = data.len().min(window).min(max_frame);
-        if n == 0 {
-            return Ok(0);
+        let n = data.len().min(window);
+        let mut sent = 0;
+        while sent < n {
+            let len = (n - sent).min(max_frame);
+            let flags = stream.take_open_flags();
+            let payload = Bytes::copy_from_slice(&data[sent..sent + len]);
+            self.outbound.push_back(Frame::data(Header::data(id, flags, 0), payload));
+            sent += len;
         }
-        let flags = stream.take_open_flags();
         stream.send_window -= u32::try_from(n).unwrap_or(u32::MAX);
-        let frame = Frame::data(Header::data(id, flags, 0), Bytes::copy_from_slice(&data[..n]));
-        self.outbound.push_back(frame);
         Ok(n)
     }
 
-    /// Reads what arrived on the stream into `buf`; returns how much (0
-    /// with data pending: none yet; see [`Session::is_finished_reading`]).
-    /// Grants the remote more window once half of it was consumed.
-    pub fn read(&mut self, id: u32, buf: &mut [u8]) -> Result<usize, StreamError> {
+    /// How much may be written on the stream now (its send window).
+    pub fn send_window(&self, id: u32) -> u32 {
+        self.streams.get(&id).map_or(0, |stream| stream.send_window)
+    }
+
+    /// Reads what arrived on the stream into `buf` at `now`; returns how
+    /// much (0: nothing yet, or the end: see
+    /// [`Session::is_finished_reading`]). Grants the remote more window
+    /// once half of it was consumed, growing it with the measured BDP.
+    pub fn read(&mut self, id: u32, buf: &mut [u8], now: Instant) -> Result<usize, StreamError> {
+        let room = self.config.max_connection_window.saturating_sub(self.window_total);
+        let room = u32::try_from(room).unwrap_or(u32::MAX);
+        let (rtt, max) = (self.rtt, self.config.max_stream_window);
         let stream = self.stream(id)?;
-        let mut n = 0;
-        while n < buf.len() {
-            let Some(front) = stream.recv.front_mut() else { break };
-            let take = front.len().min(buf.len() - n);
-            buf[n..n + take].copy_from_slice(&front[..take]);
-            front.advance(take);
-            n += take;
-            if front.is_empty() {
-                stream.recv.pop_front();
-            }
-        }
-        stream.consumed += u32::try_from(n).unwrap_or(u32::MAX);
-        // Window updates when half the window was consumed, not per read.
-        if stream.consumed >= INITIAL_WINDOW / 2 && !stream.remote_closed {
-            let delta = stream.consumed;
-            stream.consumed = 0;
-            stream.recv_window += delta;
+        let n = stream.read_into(buf);
+        let before = stream.window;
+        if let Some(delta) = stream.window_update(now, rtt, max, room) {
             let flags = stream.take_open_flags();
+            self.window_total += u64::from(stream.window - before);
             self.outbound.push_back(Frame::control(Header::window_update(id, flags, delta)));
         }
-        self.forget_if_finished(id);
+        self.buffered -= n;
         Ok(n)
     }
 
-    /// Whether the remote closed the stream and everything it sent was read.
+    /// Whether nothing more will arrive on the stream: the remote closed
+    /// it and everything it sent was read (or the stream is gone).
     pub fn is_finished_reading(&self, id: u32) -> bool {
-        self.streams.get(&id).is_none_or(|stream| stream.remote_closed && stream.recv.is_empty())
+        self.streams.get(&id).is_none_or(|stream| !stream.state.can_receive() && stream.recv.is_empty())
     }
 
     /// Half-closes the stream: a FIN goes out.
     pub fn close(&mut self, id: u32) -> Result<(), StreamError> {
         let stream = self.stream(id)?;
-        if stream.local_closed {
-            return Ok(());
+        if stream.state.close_local() {
+            let flags = stream.take_open_flags() | Flags::FIN;
+            self.outbound.push_back(Frame::control(Header::window_update(id, flags, 0)));
         }
-        stream.local_closed = true;
-        let flags = stream.take_open_flags() | Flags::FIN;
-        self.outbound.push_back(Frame::control(Header::window_update(id, flags, 0)));
-        self.forget_if_finished(id);
         Ok(())
     }
 
-    /// Resets the stream: an RST goes out and it is forgotten.
+    /// Resets the stream: an RST goes out.
     pub fn reset(&mut self, id: u32) {
         if let Some(stream) = self.streams.get_mut(&id)
-            && !stream.reset
+            && stream.state != StreamState::Reset
         {
-            stream.reset = true;
-            stream.recv.clear();
+            stream.state = StreamState::Reset;
+            self.buffered -= stream.discard();
             self.outbound.push_back(Frame::control(Header::window_update(id, Flags::RST, 0)));
             self.forget_if_finished(id);
         }
     }
 
+    /// The application let go of the stream. One not closed for writing is
+    /// reset (so the remote learns it will get nothing more); a closed one
+    /// is forgotten once the remote closes too, and what still arrives on
+    /// it is dropped.
+    pub fn drop_stream(&mut self, id: u32) {
+        let Some(stream) = self.streams.get_mut(&id) else { return };
+        stream.dropped = true;
+        self.buffered -= stream.discard();
+        if stream.state.can_write() {
+            self.reset(id);
+        }
+        self.forget_if_finished(id);
+    }
+
     /// Sends a ping carrying `value` (the answer comes as [`Event::Pong`]).
     pub fn ping(&mut self, value: u32) {
         self.outbound.push_back(Frame::control(Header::ping(false, value)));
+    }
+
+    /// Measures the round trip with a ping sent at `now` (unless one is in
+    /// flight); [`Session::rtt`] has the answer once it comes.
+    pub fn measure_rtt(&mut self, value: u32, now: Instant) {
+        if self.rtt_probe.is_none() && !self.ended {
+            self.rtt_probe = Some((value, now));
+            self.ping(value);
+        }
     }
 
     /// Ends the session normally: a go-away goes out, no new streams.

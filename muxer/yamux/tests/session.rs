@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
+use std::time::{Duration, Instant};
+
 use bytes::{Bytes, BytesMut};
 use strata_yamux::{
     Decoder, Event, Flags, Frame, GoAway, Header, INITIAL_WINDOW, Role, Session, SessionConfig, SessionError,
@@ -19,7 +21,7 @@ fn pump(from: &mut Session, to: &mut Session) -> Result<usize, SessionError> {
     }
     let decoder = Decoder::new(1 << 20);
     while let Some(frame) = decoder.decode(&mut wire).unwrap() {
-        to.receive(frame)?;
+        to.receive(frame, Instant::now())?;
     }
     Ok(frames)
 }
@@ -35,7 +37,7 @@ fn pair() -> (Session, Session) {
 #[test]
 fn a_stream_opens_carries_data_both_ways_and_closes() {
     let (mut client, mut server) = pair();
-    let id = client.open().unwrap();
+    let id = client.open(Instant::now()).unwrap();
     assert_eq!(id, 1, "the client opens odd ids");
     assert_eq!(client.write(id, b"hello").unwrap(), 5);
     client.close(id).unwrap();
@@ -43,24 +45,28 @@ fn a_stream_opens_carries_data_both_ways_and_closes() {
     assert_eq!(events(&mut server), [Event::Inbound(1), Event::Readable(1), Event::RemoteClosed(1)]);
     server.accept(1).unwrap();
     let mut buf = [0u8; 16];
-    assert_eq!(server.read(1, &mut buf).unwrap(), 5);
+    assert_eq!(server.read(1, &mut buf, Instant::now()).unwrap(), 5);
     assert_eq!(&buf[..5], b"hello");
     assert!(server.is_finished_reading(1));
     server.write(1, b"bye").unwrap();
     server.close(1).unwrap();
     pump(&mut server, &mut client).unwrap();
     assert_eq!(events(&mut client), [Event::Readable(1), Event::RemoteClosed(1)]);
-    assert_eq!(client.read(1, &mut buf).unwrap(), 3);
-    assert_eq!(client.stream_count(), 0, "closed both ways and read: forgotten");
-    assert_eq!(server.open().unwrap(), 2, "the server opens even ids");
+    assert_eq!(client.read(1, &mut buf, Instant::now()).unwrap(), 3);
+    assert!(client.is_finished_reading(1));
+    assert_eq!(client.stream_count(), 1, "closed both ways, but its handle is still held");
+    client.drop_stream(1);
+    assert_eq!(client.stream_count(), 0, "closed both ways and let go: forgotten");
+    assert_eq!(client.next_frame(), None, "a closed stream let go sends nothing");
+    assert_eq!(server.open(Instant::now()).unwrap(), 2, "the server opens even ids");
 }
 
 #[test]
 fn the_first_frame_carries_syn_and_the_answer_ack() {
     let (mut client, mut server) = pair();
-    let id = client.open().unwrap();
+    let id = client.open(Instant::now()).unwrap();
     assert_eq!(client.next_frame().unwrap().header, Header::window_update(id, Flags::SYN, 0));
-    server.receive(Frame::control(Header::window_update(id, Flags::SYN, 0))).unwrap();
+    server.receive(Frame::control(Header::window_update(id, Flags::SYN, 0)), Instant::now()).unwrap();
     server.accept(id).unwrap();
     assert_eq!(server.next_frame().unwrap().header, Header::window_update(id, Flags::ACK, 0));
 }
@@ -68,7 +74,7 @@ fn the_first_frame_carries_syn_and_the_answer_ack() {
 #[test]
 fn the_send_window_is_256_kib_until_the_reader_consumes() {
     let (mut client, mut server) = pair();
-    let id = client.open().unwrap();
+    let id = client.open(Instant::now()).unwrap();
     let data = vec![1u8; 400 * 1024];
     let mut sent = 0;
     while sent < data.len() {
@@ -83,11 +89,11 @@ fn the_send_window_is_256_kib_until_the_reader_consumes() {
     server.accept(id).unwrap();
     let mut buf = vec![0u8; 64 * 1024];
     // Reading less than half the window grants nothing yet.
-    server.read(id, &mut buf).unwrap();
+    server.read(id, &mut buf, Instant::now()).unwrap();
     pump(&mut server, &mut client).unwrap();
     assert_eq!(client.write(id, &data[sent..]).unwrap(), 0);
     // Past half, one window update for what was consumed.
-    server.read(id, &mut buf).unwrap();
+    server.read(id, &mut buf, Instant::now()).unwrap();
     pump(&mut server, &mut client).unwrap();
     assert!(events(&mut client).contains(&Event::Writable(id)));
     assert_eq!(client.write(id, &data[sent..]).unwrap(), 128 * 1024);
@@ -96,9 +102,9 @@ fn the_send_window_is_256_kib_until_the_reader_consumes() {
 #[test]
 fn a_remote_past_its_window_ends_the_session() {
     let (_, mut server) = pair();
-    server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0))).unwrap();
+    server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0)), Instant::now()).unwrap();
     let over = Frame::data(Header::data(1, Flags::NONE, 0), Bytes::from(vec![0u8; INITIAL_WINDOW as usize + 1]));
-    assert!(matches!(server.receive(over), Err(SessionError::WindowExceeded { stream: 1, .. })));
+    assert!(matches!(server.receive(over, Instant::now()), Err(SessionError::WindowExceeded { stream: 1, .. })));
     assert_eq!(server.next_frame().unwrap().header, Header::go_away(GoAway::ProtocolError));
 }
 
@@ -107,17 +113,17 @@ fn stream_ids_of_the_wrong_parity_or_reused_end_the_session() {
     let (mut client, mut server) = pair();
     // The client opening an even id, which is the server's.
     assert_eq!(
-        server.receive(Frame::control(Header::window_update(2, Flags::SYN, 0))),
+        server.receive(Frame::control(Header::window_update(2, Flags::SYN, 0)), Instant::now()),
         Err(SessionError::BadStreamId(2))
     );
     let mut server = Session::new(Role::Server, SessionConfig::default());
-    server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0))).unwrap();
+    server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0)), Instant::now()).unwrap();
     assert_eq!(
-        server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0))),
+        server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0)), Instant::now()),
         Err(SessionError::BadStreamId(1))
     );
     assert_eq!(
-        client.receive(Frame::control(Header::window_update(0, Flags::SYN, 0))),
+        client.receive(Frame::control(Header::window_update(0, Flags::SYN, 0)), Instant::now()),
         Err(SessionError::BadStreamId(0))
     );
 }
@@ -125,23 +131,28 @@ fn stream_ids_of_the_wrong_parity_or_reused_end_the_session() {
 #[test]
 fn a_window_update_that_overflows_ends_the_session() {
     let (mut client, _) = pair();
-    let id = client.open().unwrap();
+    let id = client.open(Instant::now()).unwrap();
     let update = Frame::control(Header::window_update(id, Flags::ACK, u32::MAX));
-    assert_eq!(client.receive(update), Err(SessionError::WindowOverflow(id)));
+    assert_eq!(client.receive(update, Instant::now()), Err(SessionError::WindowOverflow(id)));
 }
 
 #[test]
 fn resets_both_ways() {
     let (mut client, mut server) = pair();
-    let id = client.open().unwrap();
+    let id = client.open(Instant::now()).unwrap();
     client.write(id, b"x").unwrap();
     pump(&mut client, &mut server).unwrap();
     events(&mut server);
     server.reset(id);
     pump(&mut server, &mut client).unwrap();
     assert!(events(&mut client).contains(&Event::Reset(id)));
-    assert_eq!(client.write(id, b"y"), Err(StreamError::Unknown), "reset and forgotten");
-    assert_eq!(server.stream_count(), 0);
+    assert_eq!(client.write(id, b"y"), Err(StreamError::Reset));
+    let mut buf = [0u8; 4];
+    assert_eq!(client.read(id, &mut buf, Instant::now()), Err(StreamError::Reset));
+    server.drop_stream(id);
+    client.drop_stream(id);
+    assert_eq!((client.stream_count(), server.stream_count()), (0, 0), "reset and let go: forgotten");
+    assert_eq!(client.next_frame(), None, "a reset stream let go sends nothing more");
 }
 
 #[test]
@@ -158,19 +169,19 @@ fn the_ack_backlog_and_the_stream_limit_hold() {
     let config = SessionConfig { max_streams: 8, max_ack_backlog: 3, ..SessionConfig::default() };
     let mut client = Session::new(Role::Client, config.clone());
     for _ in 0..3 {
-        client.open().unwrap();
+        client.open(Instant::now()).unwrap();
     }
-    assert_eq!(client.open(), Err(StreamError::TooMany), "three unacknowledged: wait");
+    assert_eq!(client.open(Instant::now()), Err(StreamError::AckBacklog), "three unacknowledged: wait");
     // The remote acknowledges one: room for one more.
-    client.receive(Frame::control(Header::window_update(1, Flags::ACK, 0))).unwrap();
-    client.open().unwrap();
+    client.receive(Frame::control(Header::window_update(1, Flags::ACK, 0)), Instant::now()).unwrap();
+    client.open(Instant::now()).unwrap();
     // A remote past our stream limit gets its new stream reset.
     let mut server = Session::new(Role::Server, config);
     for id in (1..=15).step_by(2) {
-        server.receive(Frame::control(Header::window_update(id, Flags::SYN, 0))).unwrap();
+        server.receive(Frame::control(Header::window_update(id, Flags::SYN, 0)), Instant::now()).unwrap();
     }
     assert_eq!(server.stream_count(), 8);
-    server.receive(Frame::control(Header::window_update(17, Flags::SYN, 0))).unwrap();
+    server.receive(Frame::control(Header::window_update(17, Flags::SYN, 0)), Instant::now()).unwrap();
     assert_eq!(server.stream_count(), 8);
     let refused: Vec<Header> = std::iter::from_fn(|| server.next_frame()).map(|f| f.header).collect();
     assert_eq!(refused, [Header::window_update(17, Flags::RST, 0)]);
@@ -182,8 +193,8 @@ fn go_away_ends_the_session_both_sides() {
     client.go_away();
     pump(&mut client, &mut server).unwrap();
     assert_eq!(events(&mut server), [Event::GoAway(Some(GoAway::Normal))]);
-    assert_eq!(server.open(), Err(StreamError::SessionEnded));
-    assert_eq!(client.open(), Err(StreamError::SessionEnded));
+    assert_eq!(server.open(Instant::now()), Err(StreamError::SessionEnded));
+    assert_eq!(client.open(Instant::now()), Err(StreamError::SessionEnded));
 }
 
 #[test]
@@ -217,13 +228,128 @@ fn arbitrary_frames_never_panic() {
             frame.encode(&mut wire);
             wire[3] = flags_bits;
             if let Ok(Some(frame)) = Decoder::new(1 << 20).decode(&mut wire) {
-                let _ = session.receive(frame);
+                let _ = session.receive(frame, Instant::now());
             }
             let mut buf = [0u8; 128];
             let id = ((r >> 40) % 24) as u32;
-            let _ = session.read(id, &mut buf);
+            let _ = session.read(id, &mut buf, Instant::now());
+            if r % 7 == 0 {
+                session.drop_stream(id);
+            }
             while session.next_frame().is_some() {}
             while session.next_event().is_some() {}
         }
     }
+}
+
+/// Writes `data` until the window stops it; returns how much went.
+fn write_all_window(session: &mut Session, id: u32, data: &[u8]) -> usize {
+    let mut sent = 0;
+    while sent < data.len() {
+        match session.write(id, &data[sent..]).unwrap() {
+            0 => break,
+            n => sent += n,
+        }
+    }
+    sent
+}
+
+#[test]
+fn dropping_an_unclosed_stream_resets_it_and_a_closed_one_waits_for_the_remote() {
+    let (mut client, mut server) = pair();
+    let id = client.open(Instant::now()).unwrap();
+    client.drop_stream(id);
+    let frames: Vec<Header> = std::iter::from_fn(|| client.next_frame()).map(|f| f.header).collect();
+    assert_eq!(frames, [Header::window_update(id, Flags::SYN, 0), Header::window_update(id, Flags::RST, 0)]);
+    assert_eq!(client.stream_count(), 0);
+
+    let id = client.open(Instant::now()).unwrap();
+    client.write(id, b"request").unwrap();
+    client.close(id).unwrap();
+    client.drop_stream(id);
+    pump(&mut client, &mut server).unwrap();
+    assert_eq!(client.stream_count(), 1, "closed for writing: waits for the remote's FIN");
+    server.accept(id).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(server.read(id, &mut buf, Instant::now()).unwrap(), 7, "the request arrived whole, not reset");
+    server.write(id, b"an answer nobody reads").unwrap();
+    server.close(id).unwrap();
+    pump(&mut server, &mut client).unwrap();
+    assert_eq!(client.buffered(), 0, "what arrives on a stream let go is dropped");
+    assert_eq!(client.stream_count(), 0, "the remote's FIN finishes it");
+}
+
+/// One round of a bulk transfer at `now`: the client fills the window,
+/// the server reads it all; returns the window the server granted back.
+fn bulk_round(client: &mut Session, server: &mut Session, id: u32, now: Instant) -> u32 {
+    let data = vec![7u8; 4 << 20];
+    let mut buf = vec![0u8; 1 << 20];
+    let sent = write_all_window(client, id, &data);
+    pump(client, server).unwrap();
+    let mut read = 0;
+    while read < sent {
+        read += server.read(id, &mut buf, now).unwrap();
+    }
+    let mut granted = 0;
+    while let Some(frame) = server.next_frame() {
+        if frame.header.kind == strata_yamux::Type::WindowUpdate {
+            granted += frame.header.length;
+        }
+        client.receive(frame, now).unwrap();
+    }
+    granted
+}
+
+#[test]
+fn the_window_doubles_while_updates_come_within_two_round_trips() {
+    let max = 2 << 20;
+    let config = SessionConfig { max_stream_window: max, ..SessionConfig::default() };
+    let mut client = Session::new(Role::Client, config.clone());
+    let mut server = Session::new(Role::Server, config);
+    let start = Instant::now();
+    // A round trip of 10 ms, on a fake clock.
+    server.measure_rtt(7, start);
+    client.receive(server.next_frame().unwrap(), start).unwrap();
+    server.receive(client.next_frame().unwrap(), start + Duration::from_millis(10)).unwrap();
+    assert_eq!(server.rtt(), Some(Duration::from_millis(10)));
+    assert!(!server.probe_in_flight());
+
+    let id = client.open(start).unwrap();
+    pump(&mut client, &mut server).unwrap();
+    server.accept(id).unwrap();
+    // A reader that keeps up (an update 1 ms after the last): the window
+    // doubles each round, up to the maximum.
+    let mut now = start;
+    let mut grants = Vec::new();
+    for _ in 0..8 {
+        now += Duration::from_millis(1);
+        grants.push(bulk_round(&mut client, &mut server, id, now));
+    }
+    assert_eq!(grants[0], 2 * INITIAL_WINDOW, "consumed 256 KiB and grew by as much: {grants:?}");
+    assert!(grants.windows(2).all(|w| w[1] >= w[0]), "{grants:?}");
+    assert_eq!(*grants.last().unwrap(), max, "capped at the maximum: {grants:?}");
+    // A slow reader (100 ms between updates, ten round trips): no growth.
+    now += Duration::from_millis(100);
+    assert_eq!(bulk_round(&mut client, &mut server, id, now), max);
+}
+
+#[test]
+fn window_growth_stops_at_the_connection_maximum() {
+    let config = SessionConfig { max_connection_window: 3 * u64::from(INITIAL_WINDOW), ..SessionConfig::default() };
+    let mut client = Session::new(Role::Client, config.clone());
+    let mut server = Session::new(Role::Server, config);
+    let start = Instant::now();
+    server.measure_rtt(1, start);
+    client.receive(server.next_frame().unwrap(), start).unwrap();
+    server.receive(client.next_frame().unwrap(), start + Duration::from_millis(10)).unwrap();
+    let a = client.open(start).unwrap();
+    let b = client.open(start).unwrap();
+    pump(&mut client, &mut server).unwrap();
+    server.accept(a).unwrap();
+    server.accept(b).unwrap();
+    let now = start + Duration::from_millis(1);
+    // Two streams of 256 KiB each leave room for 256 KiB of growth in all.
+    assert_eq!(bulk_round(&mut client, &mut server, a, now), 2 * INITIAL_WINDOW);
+    assert_eq!(bulk_round(&mut client, &mut server, b, now), INITIAL_WINDOW, "no room left to grow");
+    assert_eq!(bulk_round(&mut client, &mut server, a, now), 2 * INITIAL_WINDOW, "a keeps what it had, no more");
 }

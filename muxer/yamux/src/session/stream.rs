@@ -1,0 +1,112 @@
+//! One stream's side of a session: its half-close state, its two windows
+//! and what arrived but was not read yet.
+//!
+//! The receive window grows with the bandwidth-delay product: when the
+//! reader consumed half its window within two round trips of the previous
+//! update, the window limits the sender, so it doubles (up to the per
+//! stream maximum and while the session's total allows).
+
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
+
+use bytes::{Buf, Bytes};
+use strata_core::StreamState;
+
+use crate::{INITIAL_WINDOW, frame::Flags};
+
+#[derive(Debug)]
+pub(super) struct Stream {
+    pub(super) state: StreamState,
+    /// A SYN (ours) or ACK (theirs) that goes with the next frame.
+    pub(super) open_flags: Flags,
+    /// We opened it and the remote has not acknowledged it yet.
+    pub(super) awaiting_ack: bool,
+    /// The handle is gone: what arrives is dropped.
+    pub(super) dropped: bool,
+    /// What we may still send.
+    pub(super) send_window: u32,
+    /// What the remote may still send.
+    pub(super) recv_window: u32,
+    /// The receive window we grant in full (grows with the BDP).
+    pub(super) window: u32,
+    /// Bytes read since the last window update.
+    pub(super) consumed: u32,
+    /// When the last window update went out (or the stream opened).
+    pub(super) last_update: Instant,
+    pub(super) recv: VecDeque<Bytes>,
+    pub(super) buffered: usize,
+}
+
+impl Stream {
+    pub(super) fn new(ours: bool, now: Instant) -> Self {
+        Self {
+            state: StreamState::Open,
+            open_flags: if ours { Flags::SYN } else { Flags::ACK },
+            awaiting_ack: ours,
+            dropped: false,
+            send_window: INITIAL_WINDOW,
+            recv_window: INITIAL_WINDOW,
+            window: INITIAL_WINDOW,
+            consumed: 0,
+            last_update: now,
+            recv: VecDeque::new(),
+            buffered: 0,
+        }
+    }
+
+    /// The flags the next outgoing frame carries (SYN or ACK, once).
+    pub(super) fn take_open_flags(&mut self) -> Flags {
+        std::mem::replace(&mut self.open_flags, Flags::NONE)
+    }
+
+    /// Copies buffered data into `buf`; returns how much.
+    pub(super) fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(front) = self.recv.front_mut() else { break };
+            let take = front.len().min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&front[..take]);
+            front.advance(take);
+            n += take;
+            if front.is_empty() {
+                self.recv.pop_front();
+            }
+        }
+        self.buffered -= n;
+        self.consumed = self.consumed.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        n
+    }
+
+    /// Drops what was buffered; returns how many bytes that freed.
+    pub(super) fn discard(&mut self) -> usize {
+        self.recv.clear();
+        std::mem::take(&mut self.buffered)
+    }
+
+    /// The window update due after a read, if half the window was
+    /// consumed: the bytes to grant. `room` is how much the session lets
+    /// this window grow; `rtt` the measured round trip, if any.
+    pub(super) fn window_update(&mut self, now: Instant, rtt: Option<Duration>, max: u32, room: u32) -> Option<u32> {
+        if self.consumed < self.window / 2 || !self.state.can_receive() {
+            return None;
+        }
+        let mut delta = std::mem::take(&mut self.consumed);
+        let quick = rtt.is_some_and(|rtt| now.saturating_duration_since(self.last_update) < rtt * 2);
+        if quick {
+            let growth = self.window.min(max.saturating_sub(self.window)).min(room);
+            self.window += growth;
+            delta += growth;
+        }
+        self.last_update = now;
+        self.recv_window = self.recv_window.saturating_add(delta);
+        Some(delta)
+    }
+
+    /// Whether the stream can be forgotten: its handle is gone and it is
+    /// over both ways (closed or reset).
+    pub(super) fn finished(&self) -> bool {
+        self.dropped && self.state.is_over()
+    }
+}
