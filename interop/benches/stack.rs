@@ -1,8 +1,11 @@
-//! The whole stack (TCP + Noise + mplex) of strata next to rust-libp2p 0.57
-//! (TCP + Noise + libp2p-mplex, `libp2p-stream`), same machine, same run:
+//! The whole stack of strata next to rust-libp2p 0.57 (`libp2p-stream`),
+//! same machine, same run, once per muxer: TCP + Noise + yamux (strata's
+//! and rust-libp2p's default; libp2p-yamux 0.48) and TCP + Noise + mplex
+//! (libp2p-mplex 0.44). Each side offers only the muxer measured.
 //!
-//! - throughput: 1 GiB over one stream, MB/s and CPU-seconds per GiB (both
-//!   ends are in this process);
+//! - throughput: 1 GiB over one stream, and 1 GiB split over 8 streams at
+//!   once on one connection, MB/s and CPU-seconds per GiB (both ends are in
+//!   this process);
 //! - dial: the time from a dial to a usable connection, over sequential
 //!   dials to one listener on loopback;
 //! - memory: the RSS of 1000 idle connections (both ends in one process),
@@ -10,7 +13,7 @@
 //!   one stack's freed memory cannot flatter the other.
 //!
 //! Run: `cargo bench -p strata-interop --bench stack` (`-- <MiB> <dials>
-//! <connections>` to change the sizes).
+//! <connections>` to change the sizes, `--muxer yamux|mplex` for one).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark fails loudly
 #![allow(clippy::cast_precision_loss)] // counts as f64 for rates
@@ -22,8 +25,44 @@ use std::{
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::StreamProtocol;
-use strata::{Keypair, Multiaddr};
+use strata::{Keypair, Multiaddr, Muxers};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::rust_peer::TheirMuxer;
+
+/// The muxer a run measures, on both stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Muxer {
+    Yamux,
+    Mplex,
+}
+
+impl Muxer {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Yamux => "yamux",
+            Self::Mplex => "mplex",
+        }
+    }
+
+    fn ours(self) -> Muxers {
+        match self {
+            Self::Yamux => Muxers::Yamux,
+            Self::Mplex => Muxers::Mplex,
+        }
+    }
+
+    fn theirs(self) -> TheirMuxer {
+        match self {
+            Self::Yamux => TheirMuxer::Yamux,
+            Self::Mplex => TheirMuxer::Mplex,
+        }
+    }
+
+    fn parse(name: &str) -> Self {
+        if name == "mplex" { Self::Mplex } else { Self::Yamux }
+    }
+}
 
 const SINK: &str = "/sink/1.0.0";
 const CHUNK: usize = 1 << 20;
@@ -47,7 +86,7 @@ fn median(mut values: Vec<Duration>) -> Duration {
 
 // ----- strata -----
 
-async fn strata_pair() -> (strata::Host, strata::Host, Multiaddr) {
+async fn strata_pair(muxer: Muxer) -> (strata::Host, strata::Host, Multiaddr) {
     // One client dials the server many times from 127.0.0.1: lift the
     // admission limits meant for many peers (per peer, per address, the
     // inbound share), as rust-libp2p has none of them by default.
@@ -57,7 +96,7 @@ async fn strata_pair() -> (strata::Host, strata::Host, Multiaddr) {
         .with_max_connections_per_peer(100_000)
         .with_max_pending_upgrades_per_ip(1024, 1024)
         .with_accept_rate_per_ip(1_000_000);
-    let server = strata::builder(&Keypair::generate_ed25519())
+    let server = strata::builder_with(&Keypair::generate_ed25519(), muxer.ours())
         .config(config.clone())
         .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
         .build()
@@ -70,31 +109,41 @@ async fn strata_pair() -> (strata::Host, strata::Host, Multiaddr) {
             stream.shutdown().await
         })
         .unwrap();
-    let client = strata::builder(&Keypair::generate_ed25519()).config(config).build().await.unwrap();
+    let client = strata::builder_with(&Keypair::generate_ed25519(), muxer.ours()).config(config).build().await.unwrap();
     let addr = server.listen_addrs()[0].clone();
     (server, client, addr)
 }
 
-async fn strata_throughput(bytes: usize) -> (Duration, Duration) {
-    let (server, client, addr) = strata_pair().await;
+async fn strata_throughput(muxer: Muxer, bytes: usize, streams: usize) -> (Duration, Duration) {
+    let (server, client, addr) = strata_pair(muxer).await;
     let peer = client.dial(addr).await.unwrap();
-    let mut stream = client.open_stream(peer, &[SINK]).await.unwrap();
-    let chunk = vec![0x5a_u8; CHUNK];
-    let (cpu0, wall0) = (cpu_time(), Instant::now());
-    for _ in 0..bytes / CHUNK {
-        stream.write_all(&chunk).await.unwrap();
+    let mut opened = Vec::new();
+    for _ in 0..streams {
+        opened.push(client.open_stream(peer, &[SINK]).await.unwrap());
     }
-    stream.shutdown().await.unwrap();
-    let mut end = Vec::new();
-    stream.read_to_end(&mut end).await.unwrap(); // the sink closes after reading everything
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    let senders = opened.into_iter().map(|mut stream| {
+        tokio::spawn(async move {
+            let chunk = vec![0x5a_u8; CHUNK];
+            for _ in 0..bytes / CHUNK / streams {
+                stream.write_all(&chunk).await.unwrap();
+            }
+            stream.shutdown().await.unwrap();
+            let mut end = Vec::new();
+            stream.read_to_end(&mut end).await.unwrap(); // the sink closes after reading everything
+        })
+    });
+    for sender in senders.collect::<Vec<_>>() {
+        sender.await.unwrap();
+    }
     let result = (wall0.elapsed(), cpu_time().saturating_sub(cpu0));
     client.shutdown().await;
     server.shutdown().await;
     result
 }
 
-async fn strata_dials(count: usize) -> Duration {
-    let (server, client, addr) = strata_pair().await;
+async fn strata_dials(muxer: Muxer, count: usize) -> Duration {
+    let (server, client, addr) = strata_pair(muxer).await;
     let mut times = Vec::new();
     for _ in 0..count {
         let start = Instant::now();
@@ -107,8 +156,8 @@ async fn strata_dials(count: usize) -> Duration {
     median(times)
 }
 
-async fn strata_idle(connections: usize) -> u64 {
-    let (server, client, addr) = strata_pair().await;
+async fn strata_idle(muxer: Muxer, connections: usize) -> u64 {
+    let (server, client, addr) = strata_pair(muxer).await;
     let before = rss_kib();
     for _ in 0..connections {
         client.dial(addr.clone()).await.unwrap();
@@ -126,8 +175,8 @@ mod rust_peer;
 
 use rust_peer::RustPeer;
 
-async fn rust_pair() -> (RustPeer, RustPeer, libp2p::Multiaddr) {
-    let mut server = RustPeer::new(true);
+async fn rust_pair(muxer: Muxer) -> (RustPeer, RustPeer, libp2p::Multiaddr) {
+    let mut server = RustPeer::with_muxer(true, muxer.theirs());
     let mut incoming = server.control.accept(StreamProtocol::new(SINK)).unwrap();
     tokio::spawn(async move {
         while let Some((_, mut stream)) = incoming.next().await {
@@ -139,27 +188,37 @@ async fn rust_pair() -> (RustPeer, RustPeer, libp2p::Multiaddr) {
         }
     });
     let addr = server.listening.recv().await.unwrap();
-    (server, RustPeer::new(false), addr)
+    (server, RustPeer::with_muxer(false, muxer.theirs()), addr)
 }
 
-async fn rust_throughput(bytes: usize) -> (Duration, Duration) {
-    let (server, mut client, addr) = rust_pair().await;
+async fn rust_throughput(muxer: Muxer, bytes: usize, streams: usize) -> (Duration, Duration) {
+    let (server, mut client, addr) = rust_pair(muxer).await;
     client.dial(addr);
     client.established.recv().await.unwrap();
-    let mut stream = client.control.open_stream(server.peer, StreamProtocol::new(SINK)).await.unwrap();
-    let chunk = vec![0x5a_u8; CHUNK];
-    let (cpu0, wall0) = (cpu_time(), Instant::now());
-    for _ in 0..bytes / CHUNK {
-        stream.write_all(&chunk).await.unwrap();
+    let mut opened = Vec::new();
+    for _ in 0..streams {
+        opened.push(client.control.open_stream(server.peer, StreamProtocol::new(SINK)).await.unwrap());
     }
-    stream.close().await.unwrap();
-    let mut end = Vec::new();
-    stream.read_to_end(&mut end).await.unwrap();
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    let senders = opened.into_iter().map(|mut stream| {
+        tokio::spawn(async move {
+            let chunk = vec![0x5a_u8; CHUNK];
+            for _ in 0..bytes / CHUNK / streams {
+                stream.write_all(&chunk).await.unwrap();
+            }
+            stream.close().await.unwrap();
+            let mut end = Vec::new();
+            stream.read_to_end(&mut end).await.unwrap();
+        })
+    });
+    for sender in senders.collect::<Vec<_>>() {
+        sender.await.unwrap();
+    }
     (wall0.elapsed(), cpu_time().saturating_sub(cpu0))
 }
 
-async fn rust_dials(count: usize) -> Duration {
-    let (server, mut client, addr) = rust_pair().await;
+async fn rust_dials(muxer: Muxer, count: usize) -> Duration {
+    let (server, mut client, addr) = rust_pair(muxer).await;
     let mut times = Vec::new();
     for _ in 0..count {
         let start = Instant::now();
@@ -171,8 +230,8 @@ async fn rust_dials(count: usize) -> Duration {
     median(times)
 }
 
-async fn rust_idle(connections: usize) -> u64 {
-    let (_server, mut client, addr) = rust_pair().await;
+async fn rust_idle(muxer: Muxer, connections: usize) -> u64 {
+    let (_server, mut client, addr) = rust_pair(muxer).await;
     let before = rss_kib();
     for _ in 0..connections {
         client.dial(addr.clone());
@@ -189,44 +248,28 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Runs one memory measurement in a child process; returns KiB.
-fn idle_in_child(stack: &str, connections: usize) -> u64 {
+fn idle_in_child(stack: &str, muxer: Muxer, connections: usize) -> u64 {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--idle", stack, &connections.to_string()])
+        .args(["--idle", stack, muxer.name(), &connections.to_string()])
         .output()
         .expect("the benchmark can run itself");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).trim().parse().unwrap()
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [flag, stack, connections] = args.as_slice()
-        && flag == "--idle"
-    {
-        let connections: usize = connections.parse().unwrap();
-        let kib = runtime().block_on(async {
-            if stack == "strata" { strata_idle(connections).await } else { rust_idle(connections).await }
-        });
-        println!("{kib}");
-        return;
-    }
-    let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let mib = numbers.first().copied().unwrap_or(1024);
-    let dials = numbers.get(1).copied().unwrap_or(200);
-    let connections = numbers.get(2).copied().unwrap_or(1000);
-    let bytes = mib * CHUNK;
-    let rt = runtime();
-
-    println!("whole stack, TCP + Noise + mplex on loopback, both ends in one process");
-    println!("throughput, {mib} MiB over one stream (3 rounds, alternating):");
+/// Three alternating rounds of `bytes` over `streams` streams; prints
+/// each and the medians.
+fn throughput(rt: &tokio::runtime::Runtime, muxer: Muxer, bytes: usize, streams: usize) {
+    let mib = bytes / CHUNK;
+    println!("  throughput, {mib} MiB over {streams} stream(s) at once (3 rounds, alternating):");
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..3 {
-        let s = rt.block_on(strata_throughput(bytes));
-        let l = rt.block_on(rust_throughput(bytes));
+        let s = rt.block_on(strata_throughput(muxer, bytes, streams));
+        let l = rt.block_on(rust_throughput(muxer, bytes, streams));
         let rate = |(wall, _): (Duration, Duration)| bytes as f64 / 1e6 / wall.as_secs_f64();
         let cpu = |(_, cpu): (Duration, Duration)| cpu.as_secs_f64() / (bytes as f64 / f64::from(1u32 << 30));
         println!(
-            "  round {round}: strata {:6.0} MB/s {:.2} CPU-s/GiB | rust-libp2p {:6.0} MB/s {:.2} CPU-s/GiB",
+            "    round {round}: strata {:6.0} MB/s {:.2} CPU-s/GiB | rust-libp2p {:6.0} MB/s {:.2} CPU-s/GiB",
             rate(s),
             cpu(s),
             rate(l),
@@ -241,27 +284,59 @@ fn main() {
         x[x.len() / 2]
     };
     let (sr, sc, lr, lc) = (mid(&ours, |m| m.0), mid(&ours, |m| m.1), mid(&theirs, |m| m.0), mid(&theirs, |m| m.1));
-    println!("  medians: strata {sr:.0} MB/s {sc:.2} CPU-s/GiB; rust-libp2p {lr:.0} MB/s {lc:.2} CPU-s/GiB");
-    println!("  ratio strata/rust-libp2p: throughput {:.2}x, CPU per GiB {:.2}x", sr / lr, sc / lc);
+    println!("    medians: strata {sr:.0} MB/s {sc:.2} CPU-s/GiB; rust-libp2p {lr:.0} MB/s {lc:.2} CPU-s/GiB");
+    println!("    ratio strata/rust-libp2p: throughput {:.2}x, CPU per GiB {:.2}x", sr / lr, sc / lc);
+}
 
-    let s = rt.block_on(strata_dials(dials));
-    let l = rt.block_on(rust_dials(dials));
-    println!("dial to usable connection, median of {dials} sequential dials:");
+fn report(muxer: Muxer, bytes: usize, dials: usize, connections: usize) {
+    let rt = runtime();
+    println!("whole stack, TCP + Noise + {} on loopback, both ends in one process", muxer.name());
+    throughput(&rt, muxer, bytes, 1);
+    throughput(&rt, muxer, bytes, 8);
+
+    let s = rt.block_on(strata_dials(muxer, dials));
+    let l = rt.block_on(rust_dials(muxer, dials));
+    println!("  dial to usable connection, median of {dials} sequential dials:");
     println!(
-        "  strata {:.0} µs | rust-libp2p {:.0} µs | ratio {:.2}x",
+        "    strata {:.0} µs | rust-libp2p {:.0} µs | ratio {:.2}x",
         s.as_secs_f64() * 1e6,
         l.as_secs_f64() * 1e6,
         s.as_secs_f64() / l.as_secs_f64()
     );
     drop(rt);
 
-    let s = idle_in_child("strata", connections);
-    let l = idle_in_child("rust-libp2p", connections);
-    println!("memory of {connections} idle connections (RSS delta, both ends, one process each):");
+    let s = idle_in_child("strata", muxer, connections);
+    let l = idle_in_child("rust-libp2p", muxer, connections);
+    println!("  memory of {connections} idle connections (RSS delta, both ends, one process each):");
     println!(
-        "  strata {s} KiB = {:.1} KiB per connection | rust-libp2p {l} KiB = {:.1} KiB per connection | ratio {:.2}x",
+        "    strata {s} KiB = {:.1} KiB per connection | rust-libp2p {l} KiB = {:.1} KiB per connection | ratio {:.2}x",
         s as f64 / connections as f64,
         l as f64 / connections as f64,
         s as f64 / l as f64
     );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, stack, muxer, connections] = args.as_slice()
+        && flag == "--idle"
+    {
+        let (muxer, connections) = (Muxer::parse(muxer), connections.parse().unwrap());
+        let kib = runtime().block_on(async {
+            if stack == "strata" { strata_idle(muxer, connections).await } else { rust_idle(muxer, connections).await }
+        });
+        println!("{kib}");
+        return;
+    }
+    let muxers = match args.iter().position(|a| a == "--muxer").and_then(|i| args.get(i + 1)) {
+        Some(name) => vec![Muxer::parse(name)],
+        None => vec![Muxer::Yamux, Muxer::Mplex],
+    };
+    let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let mib = numbers.first().copied().unwrap_or(1024);
+    let dials = numbers.get(1).copied().unwrap_or(200);
+    let connections = numbers.get(2).copied().unwrap_or(1000);
+    for muxer in muxers {
+        report(muxer, mib * CHUNK, dials, connections);
+    }
 }

@@ -29,7 +29,7 @@ use tokio::{task::JoinHandle, time::Sleep};
 use crate::{
     Config, Error, MplexStream, Result,
     frame::{self, MAX_FRAME_LEN},
-    state::{Shared, Status},
+    shared::{Shared, Status},
 };
 
 /// How much room the driver makes before each socket read.
@@ -171,8 +171,8 @@ impl<S: ByteStream> Driver<S> {
         loop {
             {
                 let mut state = self.shared.lock();
-                let max_frame = state.config().max_frame_len.min(MAX_FRAME_LEN);
-                while !state.reading_blocked() {
+                let max_frame = state.session.config().max_frame_len.min(MAX_FRAME_LEN);
+                while !state.session.reading_blocked() {
                     match frame::decode(&mut self.read_buf, max_frame)? {
                         Some(frame) => {
                             state.receive(frame)?;
@@ -181,10 +181,10 @@ impl<S: ByteStream> Driver<S> {
                         None => break,
                     }
                 }
-                if state.reading_blocked() || !matches!(state.status, Status::Open) {
-                    let node_over = state.node_over_budget();
-                    let owing = state.owes_too_much();
-                    let stall_timeout = state.config().stall_timeout;
+                if state.session.reading_blocked() || !matches!(state.status, Status::Open) {
+                    let node_over = state.session.node_over_budget();
+                    let owing = state.session.owes_too_much();
+                    let stall_timeout = state.session.config().stall_timeout;
                     drop(state);
                     if owing {
                         // A peer that provokes frames and reads none of

@@ -4,7 +4,8 @@ mod config;
 mod connection;
 mod error;
 mod frame;
-mod state;
+mod session;
+mod shared;
 mod stream;
 
 use strata_core::{ByteStream, Endpoint, StreamMuxer};

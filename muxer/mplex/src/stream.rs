@@ -1,6 +1,6 @@
 //! `MplexStream`: one logical stream, as a tokio byte stream.
 //!
-//! A thin handle: every call locks the connection's [`State`] for a moment
+//! A thin handle: every call locks the connection's shared state for a moment
 //! and returns. Writes are split into frames of at most the configured
 //! size and queued for the driver; `flush` waits until the driver has
 //! written them; `shutdown` sends Close (a half-close: reading goes on).
@@ -8,8 +8,6 @@
 //! Dropping a handle: a stream already closed for writing (`shutdown`) ends
 //! gracefully; one that was not is **reset**, and the remote's reads fail.
 //! So finish a stream with `shutdown` before dropping it.
-//!
-//! [`State`]: crate::state::State
 
 use std::{
     fmt, io,
@@ -20,7 +18,7 @@ use std::{
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::{frame::StreamId, state::Shared};
+use crate::{frame::StreamId, shared::Shared};
 
 /// One stream of an mplex connection.
 pub struct MplexStream {

@@ -31,12 +31,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use strata_core::StreamState;
 
 use crate::{
     INITIAL_WINDOW,
-    frame::{Flags, Frame, GoAway, Header, Type},
+    frame::{Decoder, Flags, Frame, GoAway, Header, Type},
 };
 
 mod stream;
@@ -164,7 +164,10 @@ pub struct Session {
     /// Our round-trip probe in flight: its value and when it left.
     rtt_probe: Option<(u32, Instant)>,
     rtt: Option<Duration>,
-    outbound: VecDeque<Frame>,
+    /// Frames to send, encoded.
+    outbound: BytesMut,
+    /// Bytes ever queued in `outbound`.
+    queued_total: u64,
     events: VecDeque<Event>,
     ended: bool,
 }
@@ -186,20 +189,52 @@ impl Session {
             window_total: 0,
             rtt_probe: None,
             rtt: None,
-            outbound: VecDeque::new(),
+            outbound: BytesMut::new(),
+            queued_total: 0,
             events: VecDeque::new(),
             ended: false,
         }
     }
 
-    /// The next frame to send, if any.
+    /// The next frame to send, if any (one at a time, decoded again: for
+    /// tests and tools; a driver takes the bytes with
+    /// [`Session::take_outbound`]).
     pub fn next_frame(&mut self) -> Option<Frame> {
-        self.outbound.pop_front()
+        Decoder::new(usize::MAX).decode(&mut self.outbound).ok().flatten()
     }
 
-    /// Whether frames wait to be sent.
-    pub fn has_frames(&self) -> bool {
-        !self.outbound.is_empty()
+    /// Swaps every frame queued, encoded, into `buf` (which should be
+    /// empty); returns whether there were any.
+    pub fn take_outbound(&mut self, buf: &mut BytesMut) -> bool {
+        if self.outbound.is_empty() {
+            return false;
+        }
+        std::mem::swap(&mut self.outbound, buf);
+        true
+    }
+
+    /// Lets the outbound buffer's memory go if nothing waits in it (an
+    /// idle connection holds no buffer).
+    pub fn shrink_outbound(&mut self) {
+        if self.outbound.is_empty() {
+            self.outbound = BytesMut::new();
+        }
+    }
+
+    /// How many encoded bytes wait to be taken.
+    pub fn outbound_len(&self) -> usize {
+        self.outbound.len()
+    }
+
+    /// How many bytes were ever queued to send.
+    pub fn queued_total(&self) -> u64 {
+        self.queued_total
+    }
+
+    /// Queues a frame without payload.
+    fn send(&mut self, header: Header) {
+        self.outbound.put_slice(&header.to_bytes());
+        self.queued_total += crate::frame::HEADER_LEN as u64;
     }
 
     /// The next event, if any.
@@ -243,7 +278,7 @@ impl Session {
     fn fail(&mut self, error: SessionError) -> Result<(), SessionError> {
         if !self.ended {
             self.ended = true;
-            self.outbound.push_back(Frame::control(Header::go_away(GoAway::ProtocolError)));
+            self.send(Header::go_away(GoAway::ProtocolError));
         }
         Err(error)
     }
@@ -254,7 +289,7 @@ impl Session {
         match header.kind {
             Type::Ping => {
                 if !header.flags.contains(Flags::ACK) {
-                    self.outbound.push_back(Frame::control(Header::ping(true, header.length)));
+                    self.send(Header::ping(true, header.length));
                 } else if let Some((value, sent)) = self.rtt_probe
                     && value == header.length
                 {
@@ -282,7 +317,7 @@ impl Session {
             }
             if self.ended || self.streams.len() >= self.config.max_streams {
                 tracing::debug!(id, limit = self.config.max_streams, "yamux: refusing a stream past the limit");
-                self.outbound.push_back(Frame::control(Header::window_update(id, Flags::RST, 0)));
+                self.send(Header::window_update(id, Flags::RST, 0));
                 return Ok(());
             }
             self.streams.insert(id, Stream::new(false, now));
@@ -374,7 +409,7 @@ impl Session {
         if let Some(stream) = self.streams.get_mut(&id) {
             let flags = stream.take_open_flags();
             if flags != Flags::NONE {
-                self.outbound.push_back(Frame::control(Header::window_update(id, flags, 0)));
+                self.send(Header::window_update(id, flags, 0));
             }
         }
     }
@@ -402,13 +437,13 @@ impl Session {
         }
         let window = usize::try_from(stream.send_window).unwrap_or(usize::MAX);
         let n = data.len().min(window);
-        let mut sent = 0;
-        while sent < n {
-            let len = (n - sent).min(max_frame);
+        self.outbound.reserve(n + n.div_ceil(max_frame.max(1)) * crate::frame::HEADER_LEN);
+        for chunk in data[..n].chunks(max_frame.max(1)) {
             let flags = stream.take_open_flags();
-            let payload = Bytes::copy_from_slice(&data[sent..sent + len]);
-            self.outbound.push_back(Frame::data(Header::data(id, flags, 0), payload));
-            sent += len;
+            let length = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+            self.outbound.put_slice(&Header { length, ..Header::data(id, flags, 0) }.to_bytes());
+            self.outbound.put_slice(chunk);
+            self.queued_total += (crate::frame::HEADER_LEN + chunk.len()) as u64;
         }
         stream.send_window -= u32::try_from(n).unwrap_or(u32::MAX);
         Ok(n)
@@ -433,7 +468,7 @@ impl Session {
         if let Some(delta) = stream.window_update(now, rtt, max, room) {
             let flags = stream.take_open_flags();
             self.window_total += u64::from(stream.window - before);
-            self.outbound.push_back(Frame::control(Header::window_update(id, flags, delta)));
+            self.send(Header::window_update(id, flags, delta));
         }
         self.buffered -= n;
         Ok(n)
@@ -450,7 +485,7 @@ impl Session {
         let stream = self.stream(id)?;
         if stream.state.close_local() {
             let flags = stream.take_open_flags() | Flags::FIN;
-            self.outbound.push_back(Frame::control(Header::window_update(id, flags, 0)));
+            self.send(Header::window_update(id, flags, 0));
         }
         Ok(())
     }
@@ -462,7 +497,7 @@ impl Session {
         {
             stream.state = StreamState::Reset;
             self.buffered -= stream.discard();
-            self.outbound.push_back(Frame::control(Header::window_update(id, Flags::RST, 0)));
+            self.send(Header::window_update(id, Flags::RST, 0));
             self.forget_if_finished(id);
         }
     }
@@ -483,7 +518,7 @@ impl Session {
 
     /// Sends a ping carrying `value` (the answer comes as [`Event::Pong`]).
     pub fn ping(&mut self, value: u32) {
-        self.outbound.push_back(Frame::control(Header::ping(false, value)));
+        self.send(Header::ping(false, value));
     }
 
     /// Measures the round trip with a ping sent at `now` (unless one is in
@@ -499,7 +534,7 @@ impl Session {
     pub fn go_away(&mut self) {
         if !self.ended {
             self.ended = true;
-            self.outbound.push_back(Frame::control(Header::go_away(GoAway::Normal)));
+            self.send(Header::go_away(GoAway::Normal));
         }
     }
 }

@@ -106,8 +106,8 @@ pub(crate) struct Inner {
     accept_waker: Option<Waker>,
     open_waiters: Vec<Waker>,
     driver_waker: Option<Waker>,
-    outbound: BytesMut,
-    queued_total: u64,
+    /// What the session had queued when the driver was last woken for it.
+    pumped_total: u64,
     flushed_total: u64,
     /// Writers waiting for room in `outbound`, or for a flush.
     write_waiters: Vec<Waker>,
@@ -128,8 +128,7 @@ impl Inner {
             accept_waker: None,
             open_waiters: Vec::new(),
             driver_waker: None,
-            outbound: BytesMut::new(),
-            queued_total: 0,
+            pumped_total: 0,
             flushed_total: 0,
             write_waiters: Vec::new(),
             status: Status::Open,
@@ -154,15 +153,11 @@ impl Inner {
         }
     }
 
-    /// Encodes every frame the session queued; wakes the driver if any.
+    /// Wakes the driver if the session queued frames since last time.
     pub(crate) fn pump(&mut self) {
-        let before = self.outbound.len();
-        while let Some(frame) = self.session.next_frame() {
-            frame.encode(&mut self.outbound);
-        }
-        let added = self.outbound.len() - before;
-        if added > 0 {
-            self.queued_total += added as u64;
+        let queued = self.session.queued_total();
+        if queued != self.pumped_total {
+            self.pumped_total = queued;
             self.wake_driver();
         }
     }
@@ -260,17 +255,16 @@ impl Inner {
 
     /// Swaps the queued bytes into `buf` (which must be empty).
     pub(crate) fn take_outbound(&mut self, buf: &mut BytesMut) -> bool {
-        if self.outbound.is_empty() {
+        if !self.session.take_outbound(buf) {
             return false;
         }
-        std::mem::swap(&mut self.outbound, buf);
         Self::wake_all(&mut self.write_waiters);
         true
     }
 
     /// Whether bytes wait in the outbound queue.
     pub(crate) fn has_outbound(&self) -> bool {
-        !self.outbound.is_empty()
+        self.session.outbound_len() > 0
     }
 
     /// Records that the first `total` bytes ever queued are written and
@@ -278,11 +272,8 @@ impl Inner {
     pub(crate) fn flushed(&mut self, total: u64) -> bool {
         self.flushed_total = total;
         Self::wake_all(&mut self.write_waiters);
-        let idle = self.outbound.is_empty();
-        if idle {
-            self.outbound = BytesMut::new();
-        }
-        idle
+        self.session.shrink_outbound();
+        !self.has_outbound()
     }
 
     /// Starts closing: a go-away goes out, no new streams.
@@ -404,7 +395,7 @@ impl Inner {
         if !self.is_open() {
             return Poll::Ready(Err(stream_error(io::ErrorKind::ConnectionAborted, "the connection is closed")));
         }
-        if self.outbound.len() >= self.config.max_outbound_queue {
+        if self.session.outbound_len() >= self.config.max_outbound_queue {
             self.write_waiters.push(cx.waker().clone());
             return Poll::Pending;
         }
@@ -424,7 +415,7 @@ impl Inner {
 
     /// Ready once every byte queued so far is written and flushed.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.flushed_total >= self.queued_total {
+        if self.flushed_total >= self.session.queued_total() {
             return Poll::Ready(Ok(()));
         }
         match &self.status {

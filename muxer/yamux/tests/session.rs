@@ -88,12 +88,14 @@ fn the_send_window_is_256_kib_until_the_reader_consumes() {
     pump(&mut client, &mut server).unwrap();
     server.accept(id).unwrap();
     let mut buf = vec![0u8; 64 * 1024];
+    // A slow reader (a second per read: the window does not grow).
+    let later = Instant::now() + Duration::from_secs(1);
     // Reading less than half the window grants nothing yet.
-    server.read(id, &mut buf, Instant::now()).unwrap();
+    server.read(id, &mut buf, later).unwrap();
     pump(&mut server, &mut client).unwrap();
     assert_eq!(client.write(id, &data[sent..]).unwrap(), 0);
     // Past half, one window update for what was consumed.
-    server.read(id, &mut buf, Instant::now()).unwrap();
+    server.read(id, &mut buf, later + Duration::from_secs(1)).unwrap();
     pump(&mut server, &mut client).unwrap();
     assert!(events(&mut client).contains(&Event::Writable(id)));
     assert_eq!(client.write(id, &data[sent..]).unwrap(), 128 * 1024);

@@ -4,7 +4,10 @@
 //! The receive window grows with the bandwidth-delay product: when the
 //! reader consumed half its window within two round trips of the previous
 //! update, the window limits the sender, so it doubles (up to the per
-//! stream maximum and while the session's total allows).
+//! stream maximum and while the session's total allows). Two round trips
+//! are never taken as less than [`GROWTH_FLOOR`]: on loopback or a LAN the
+//! measured round trip is mostly scheduling noise, and a stream that moves
+//! half a window per millisecond is fast by any measure.
 
 use std::{
     collections::VecDeque,
@@ -15,6 +18,10 @@ use bytes::{Buf, Bytes};
 use strata_core::StreamState;
 
 use crate::{INITIAL_WINDOW, frame::Flags};
+
+/// The shortest time between window updates below which a window always
+/// counts as limiting the sender.
+pub(super) const GROWTH_FLOOR: Duration = Duration::from_millis(1);
 
 #[derive(Debug)]
 pub(super) struct Stream {
@@ -93,7 +100,8 @@ impl Stream {
             return None;
         }
         let mut delta = std::mem::take(&mut self.consumed);
-        let quick = rtt.is_some_and(|rtt| now.saturating_duration_since(self.last_update) < rtt * 2);
+        let horizon = rtt.map_or(GROWTH_FLOOR, |rtt| (rtt * 2).max(GROWTH_FLOOR));
+        let quick = now.saturating_duration_since(self.last_update) < horizon;
         if quick {
             let growth = self.window.min(max.saturating_sub(self.window)).min(room);
             self.window += growth;

@@ -3,14 +3,14 @@
 //! [`MemoryBudget`], the frames the remote provoked and has not read
 //! (resets of streams it opened past the limit or overflowed), and a
 //! stream full under [`Overflow::Block`](crate::Overflow::Block). Part of the state machine (no
-//! I/O); the driver asks [`State::reading_blocked`] between frames.
+//! I/O); the driver asks [`Session::reading_blocked`] between frames.
 
 use strata_core::MemoryBudget;
 
-use super::State;
+use super::Session;
 use crate::frame::{Kind, StreamId};
 
-impl State {
+impl Session {
     /// Queues a frame the remote's own action calls for (a reset it
     /// provoked): counted as owed until written, so that a remote that
     /// provokes them without reading gets its input paused.
@@ -57,7 +57,11 @@ impl State {
         let Some(id) = self.blocked_on else { return false };
         let max = self.config.max_buffer;
         match self.streams.get(&id) {
-            Some(stream) if !stream.reset && !stream.dropped && stream.recv_len > max => true,
+            Some(stream)
+                if stream.state != strata_core::StreamState::Reset && !stream.dropped && stream.recv_len > max =>
+            {
+                true
+            }
             _ => {
                 self.blocked_on = None;
                 false
@@ -87,7 +91,7 @@ impl State {
     }
 }
 
-impl Drop for State {
+impl Drop for Session {
     fn drop(&mut self) {
         // What this connection still buffered leaves the node's budget.
         if let Some(budget) = &self.config.memory_budget {
