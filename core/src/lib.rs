@@ -10,6 +10,7 @@ pub mod multiaddr;
 pub mod multibase;
 pub mod multistream;
 pub mod muxer;
+pub mod muxer_io;
 pub mod peer_id;
 pub mod security;
 pub mod transport;

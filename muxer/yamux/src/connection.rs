@@ -28,7 +28,10 @@ use std::{
 };
 
 use bytes::BytesMut;
-use strata_core::{ByteStream, MuxedConnection};
+use strata_core::{
+    ByteStream, MuxedConnection,
+    muxer_io::{BatchWriter, poll_read_chunk},
+};
 use tokio::{task::JoinHandle, time::Sleep};
 
 use crate::{
@@ -69,10 +72,7 @@ impl YamuxConnection {
             shared: Arc::clone(&shared),
             decoder: Decoder::new(config.max_frame_len),
             read_buf: BytesMut::new(),
-            writing: BytesMut::new(),
-            write_pos: 0,
-            written_total: 0,
-            unflushed: false,
+            writer: BatchWriter::new(),
             close_deadline: None,
             close_timeout: config.close_timeout,
             keep_alive: config.keep_alive.map(|interval| (interval, Box::pin(tokio::time::sleep(interval)))),
@@ -129,10 +129,7 @@ struct Driver<S> {
     shared: Arc<Shared>,
     decoder: Decoder,
     read_buf: BytesMut,
-    writing: BytesMut,
-    write_pos: usize,
-    written_total: u64,
-    unflushed: bool,
+    writer: BatchWriter,
     close_deadline: Option<Pin<Box<Sleep>>>,
     close_timeout: Duration,
     keep_alive: Option<(Duration, Pin<Box<Sleep>>)>,
@@ -146,39 +143,13 @@ impl<S: ByteStream> Driver<S> {
     /// Writes what is queued; flushes when nothing more is. Returns whether
     /// anything moved.
     fn poll_write_side(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
-        let mut progress = false;
-        loop {
-            if self.write_pos == self.writing.len() {
-                self.writing.clear();
-                self.write_pos = 0;
-                if self.shared.lock().take_outbound(&mut self.writing) {
-                    progress = true;
-                    continue;
-                }
-                if self.unflushed
-                    && let Poll::Ready(result) = Pin::new(&mut self.io).poll_flush(cx)
-                {
-                    result?;
-                    self.unflushed = false;
-                    progress = true;
-                    if self.shared.lock().flushed(self.written_total) {
-                        self.writing = BytesMut::new(); // idle: let the memory go
-                    }
-                }
-                return Ok(progress);
-            }
-            match Pin::new(&mut self.io).poll_write(cx, &self.writing[self.write_pos..]) {
-                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-                Poll::Ready(Ok(n)) => {
-                    self.write_pos += n;
-                    self.written_total += n as u64;
-                    self.unflushed = true;
-                    progress = true;
-                }
-                Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => return Ok(progress),
-            }
-        }
+        let shared = &self.shared;
+        self.writer.poll_write(
+            &mut self.io,
+            cx,
+            |buf| shared.lock().take_outbound(buf),
+            |total| shared.lock().flushed(total),
+        )
     }
 
     /// Applies every complete frame read so far, then reads more. Returns
@@ -217,17 +188,11 @@ impl<S: ByteStream> Driver<S> {
                     return Ok(Some(progress));
                 }
             }
-            self.read_buf.reserve(READ_CHUNK);
-            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf) {
+            match poll_read_chunk(&mut self.io, cx, &mut self.read_buf, READ_CHUNK) {
                 Poll::Ready(Ok(0)) => return Ok(None),
                 Poll::Ready(Ok(_)) => progress = true,
                 Poll::Ready(Err(e)) => return Err(Error::Io(e.to_string())),
-                Poll::Pending => {
-                    if self.read_buf.is_empty() {
-                        self.read_buf = BytesMut::new(); // idle: let the memory go
-                    }
-                    return Ok(Some(progress));
-                }
+                Poll::Pending => return Ok(Some(progress)),
             }
         }
     }
@@ -259,7 +224,7 @@ impl<S: ByteStream> Driver<S> {
                 .take()
                 .unwrap_or_else(|| Error::Io("closing timed out with frames unsent".into()))));
         }
-        if self.write_pos < self.writing.len() || self.unflushed || self.shared.lock().has_outbound() {
+        if self.writer.in_flight() || self.shared.lock().has_outbound() {
             return Poll::Pending; // the write side is still at work, and will wake us
         }
         let shutdown = std::task::ready!(Pin::new(&mut self.io).poll_shutdown(cx));
