@@ -1,6 +1,6 @@
 //! The hostile-peer suite, full size, with a results table.
 //!
-//! One node (ping, identify, floodsub) and, for each of the 22 attacks in
+//! One node (ping, identify, floodsub) and, for each of the 26 attacks in
 //! `tests/support/suite.rs` (the same code the quick tests run, here
 //! `--scale` times larger), a well-behaved peer that dials and pings the
 //! node every 200 ms while the attack runs. A row says whether the node did

@@ -1,4 +1,4 @@
-//! Hostile peers that get past the handshake (quick versions): eighteen
+//! Hostile peers that get past the handshake (quick versions): twenty-two
 //! attacks on the muxer, on stream negotiation and on each protocol
 //! (`support/suite.rs`), run one after another against one live node while
 //! a well-behaved peer dials and pings it every 200 ms. Each attack checks
@@ -22,12 +22,12 @@ mod attack;
 mod suite;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eighteen_attacks_after_the_handshake() {
+async fn twenty_two_attacks_after_the_handshake() {
     let (target, _ping) = suite::target(Config::default()).await;
     let (stop, pinger) = well_behaved(&target.victim, Duration::from_millis(200));
     let rss_before = rss_kib();
     let after_handshake = &suite::ATTACKS[4..];
-    assert_eq!(after_handshake.len(), 18);
+    assert_eq!(after_handshake.len(), 22);
     let mut failed = Vec::new();
     for (name, _) in after_handshake {
         if let Err(why) = within(suite::run(&target, name, 1)).await {

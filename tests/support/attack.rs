@@ -116,11 +116,16 @@ pub(crate) async fn closed_within(stream: &mut TcpStream, wait: Duration) -> boo
 /// An authenticated connection to `to` from 127.0.0.`from`, Noise and
 /// `/mplex/6.7.0` agreed, left raw: the attacker writes mplex frames.
 pub(crate) async fn wire(from: u8, to: SocketAddr) -> (PeerId, noise::NoiseStream<TcpStream>) {
+    wire_with(from, to, "/mplex/6.7.0").await
+}
+
+/// [`wire`] with the muxer `muxer` agreed instead.
+pub(crate) async fn wire_with(from: u8, to: SocketAddr, muxer: &str) -> (PeerId, noise::NoiseStream<TcpStream>) {
     let mut tcp = raw_from(from, to).await.unwrap();
     multistream::dialer_select(&mut tcp, ["/noise"]).await.unwrap();
     let keypair = Keypair::generate_ed25519();
     let (_, mut secure) = noise::Config::new(&keypair).secure_outbound(tcp, None).await.unwrap();
-    multistream::dialer_select(&mut secure, ["/mplex/6.7.0"]).await.unwrap();
+    multistream::dialer_select(&mut secure, [muxer]).await.unwrap();
     (keypair.peer_id(), secure)
 }
 

@@ -18,7 +18,9 @@ use tokio::{
     sync::Mutex,
 };
 
-use super::attack::{closed_within, frame, raw_from, wire};
+use strata::yamux::{Flags, Frame, Header};
+
+use super::attack::{closed_within, frame, raw_from, wire, wire_with};
 
 /// mplex flags, initiator side.
 const NEW_STREAM: u64 = 0;
@@ -55,6 +57,10 @@ pub(crate) const ATTACKS: &[(&str, &str)] = &[
     ("mplex data on unknown streams", "ignored"),
     ("mplex oversized frame", "connection closed"),
     ("mplex garbage", "connection closed"),
+    ("yamux stream flood", "streams past the limit reset"),
+    ("yamux data past the window", "connection closed"),
+    ("yamux window overflow", "connection closed"),
+    ("yamux garbage", "connection closed"),
     ("multistream 10 KB protocol name", "stream refused, connection kept"),
     ("multistream 100 refused proposals", "stream refused, connection kept"),
     ("unknown protocol stream flood", "na each time, connection kept"),
@@ -82,6 +88,10 @@ pub(crate) async fn run(target: &Target, name: &str, scale: usize) -> Outcome {
         "mplex data on unknown streams" => mplex_unknown_streams(target, scale).await,
         "mplex oversized frame" => mplex_oversized_frame(target).await,
         "mplex garbage" => mplex_garbage(target).await,
+        "yamux stream flood" => yamux_stream_flood(target, scale).await,
+        "yamux data past the window" => yamux_past_window(target).await,
+        "yamux window overflow" => yamux_window_overflow(target).await,
+        "yamux garbage" => yamux_garbage(target).await,
         "multistream 10 KB protocol name" => multistream_abuse(target, true).await,
         "multistream 100 refused proposals" => multistream_abuse(target, false).await,
         "unknown protocol stream flood" => unknown_protocols(target, scale).await,
@@ -246,6 +256,53 @@ async fn mplex_oversized_frame(target: &Target) -> Outcome {
 
 async fn mplex_garbage(target: &Target) -> Outcome {
     let (_, mut io) = wire(10, target.addr).await;
+    drop(io.write_all(&[0xff; 4096]).await);
+    drop(io.flush().await);
+    check!(wire_closed(&mut io, Duration::from_secs(3)).await, "garbage left the connection open");
+    Ok(())
+}
+
+/// yamux frames, encoded.
+fn yamux_frames(frames: impl IntoIterator<Item = Frame>) -> Vec<u8> {
+    let mut out = bytes::BytesMut::new();
+    for frame in frames {
+        frame.encode(&mut out);
+    }
+    out.to_vec()
+}
+
+async fn yamux_stream_flood(target: &Target, scale: usize) -> Outcome {
+    let (_, mut io) = wire_with(10, target.addr, "/yamux/1.0.0").await;
+    let ids = (0..u32::try_from(5000 * scale).unwrap_or(u32::MAX)).map(|n| 2 * n + 1);
+    let opens = yamux_frames(ids.map(|id| Frame::control(Header::window_update(id, Flags::SYN, 0))));
+    drop(tokio::time::timeout(Duration::from_secs(2), io.write_all(&opens)).await);
+    Ok(())
+}
+
+async fn yamux_past_window(target: &Target) -> Outcome {
+    let (_, mut io) = wire_with(10, target.addr, "/yamux/1.0.0").await;
+    let over = vec![0u8; strata::yamux::INITIAL_WINDOW as usize + 1];
+    let bytes = yamux_frames([Frame::data(Header::data(1, Flags::SYN, 0), over.into())]);
+    drop(io.write_all(&bytes).await);
+    drop(io.flush().await);
+    check!(wire_closed(&mut io, Duration::from_secs(3)).await, "data past the window left the connection open");
+    Ok(())
+}
+
+async fn yamux_window_overflow(target: &Target) -> Outcome {
+    let (_, mut io) = wire_with(10, target.addr, "/yamux/1.0.0").await;
+    let bytes = yamux_frames([
+        Frame::control(Header::window_update(1, Flags::SYN, 0)),
+        Frame::control(Header::window_update(1, Flags::NONE, u32::MAX)),
+    ]);
+    drop(io.write_all(&bytes).await);
+    drop(io.flush().await);
+    check!(wire_closed(&mut io, Duration::from_secs(3)).await, "a window overflow left the connection open");
+    Ok(())
+}
+
+async fn yamux_garbage(target: &Target) -> Outcome {
+    let (_, mut io) = wire_with(10, target.addr, "/yamux/1.0.0").await;
     drop(io.write_all(&[0xff; 4096]).await);
     drop(io.flush().await);
     check!(wire_closed(&mut io, Duration::from_secs(3)).await, "garbage left the connection open");

@@ -13,6 +13,7 @@ pub struct Config {
     pub(crate) max_frame_len: usize,
     pub(crate) close_timeout: Duration,
     pub(crate) keep_alive: Option<Duration>,
+    pub(crate) stall_timeout: Duration,
     pub(crate) memory_budget: Option<strata_core::MemoryBudget>,
 }
 
@@ -24,6 +25,7 @@ impl Default for Config {
             max_frame_len: 16 << 20,
             close_timeout: Duration::from_secs(5),
             keep_alive: None,
+            stall_timeout: Duration::from_secs(10),
             memory_budget: None,
         }
     }
@@ -96,6 +98,16 @@ impl Config {
     #[must_use]
     pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// How long a peer may leave unread the frames it made us owe it
+    /// (answers to its pings, resets of streams it opened past the limit)
+    /// while reading from it is paused for them. Default: 10 s. Past it the
+    /// connection fails.
+    #[must_use]
+    pub fn with_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
         self
     }
 

@@ -77,6 +77,8 @@ impl YamuxConnection {
             close_timeout: config.close_timeout,
             keep_alive: config.keep_alive.map(|interval| (interval, Box::pin(tokio::time::sleep(interval)))),
             budget_retry: None,
+            stalled: None,
+            stall_timeout: config.stall_timeout,
             failure: None,
         };
         let handle = tokio::spawn(driver);
@@ -135,6 +137,9 @@ struct Driver<S> {
     keep_alive: Option<(Duration, Pin<Box<Sleep>>)>,
     /// While the node's memory budget holds reading back: when to look again.
     budget_retry: Option<Pin<Box<Sleep>>>,
+    /// Since reading paused for frames the peer provoked and does not read.
+    stalled: Option<Pin<Box<Sleep>>>,
+    stall_timeout: Duration,
     /// The protocol error that made us close, reported once closed.
     failure: Option<Error>,
 }
@@ -175,6 +180,17 @@ impl<S: ByteStream> Driver<S> {
                     progress = true;
                 }
                 inner.paused = inner.over_window();
+                if inner.owes_too_much() {
+                    // A peer that provokes frames and reads none of them
+                    // loses its connection once this has lasted.
+                    let timeout = self.stall_timeout;
+                    let stall = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                    if stall.as_mut().poll(cx).is_ready() {
+                        return Err(Error::Stalled(timeout));
+                    }
+                } else {
+                    self.stalled = None;
+                }
                 if inner.paused {
                     // A reading handle wakes us; for the node's budget, a timer too.
                     if inner.node_over_budget() {
@@ -252,14 +268,15 @@ impl<S: ByteStream> Driver<S> {
             let read = match self.poll_read_side(cx) {
                 Ok(Some(read)) => read,
                 Ok(None) => return Poll::Ready(Ok(())), // the remote closed the connection
-                Err(error) => {
+                Err(error @ (Error::Protocol(_) | Error::Frame(_))) => {
                     // A protocol error: the session queued its go-away;
                     // send it, then end with the error.
                     tracing::debug!(%error, "yamux: closing the connection");
-                    self.failure = Some(error);
-                    self.shared.lock().start_close();
+                    self.failure = Some(error.clone());
+                    self.shared.lock().start_failing(error);
                     continue;
                 }
+                Err(error) => return Poll::Ready(Err(error)), // nothing more can be sent
             };
             if let Err(error) = self.poll_keep_alive(cx) {
                 return Poll::Ready(Err(error));

@@ -27,6 +27,10 @@ pub enum Error {
     #[error("the remote did not answer a keep-alive ping within {0:?}")]
     KeepAliveTimeout(std::time::Duration),
 
+    /// The remote read none of the frames it made us owe it, for this long.
+    #[error("the remote read none of the frames it made us owe it for {0:?}")]
+    Stalled(std::time::Duration),
+
     /// `open_stream` past [`crate::Config::with_max_streams`].
     #[error("the connection already has its maximum of {0} streams")]
     TooManyStreams(usize),

@@ -168,6 +168,8 @@ pub struct Session {
     outbound: BytesMut,
     /// Bytes ever queued in `outbound`.
     queued_total: u64,
+    /// Bytes of frames the remote provoked (pongs, refusals) in `outbound`.
+    provoked: usize,
     events: VecDeque<Event>,
     ended: bool,
 }
@@ -191,6 +193,7 @@ impl Session {
             rtt: None,
             outbound: BytesMut::new(),
             queued_total: 0,
+            provoked: 0,
             events: VecDeque::new(),
             ended: false,
         }
@@ -210,7 +213,16 @@ impl Session {
             return false;
         }
         std::mem::swap(&mut self.outbound, buf);
+        self.provoked = 0;
         true
+    }
+
+    /// Bytes of frames the remote provoked (answers to its pings, resets of
+    /// streams it opened past the limit) waiting to be taken. They wait
+    /// only while the remote does not read: a driver stops reading from it
+    /// past a bound, so a peer cannot make us queue without end.
+    pub fn provoked_unsent(&self) -> usize {
+        self.provoked
     }
 
     /// Lets the outbound buffer's memory go if nothing waits in it (an
@@ -229,6 +241,12 @@ impl Session {
     /// How many bytes were ever queued to send.
     pub fn queued_total(&self) -> u64 {
         self.queued_total
+    }
+
+    /// Queues a frame the remote's own frame calls for.
+    fn send_provoked(&mut self, header: Header) {
+        self.send(header);
+        self.provoked += crate::frame::HEADER_LEN;
     }
 
     /// Queues a frame without payload.
@@ -289,7 +307,7 @@ impl Session {
         match header.kind {
             Type::Ping => {
                 if !header.flags.contains(Flags::ACK) {
-                    self.send(Header::ping(true, header.length));
+                    self.send_provoked(Header::ping(true, header.length));
                 } else if let Some((value, sent)) = self.rtt_probe
                     && value == header.length
                 {
@@ -317,7 +335,7 @@ impl Session {
             }
             if self.ended || self.streams.len() >= self.config.max_streams {
                 tracing::debug!(id, limit = self.config.max_streams, "yamux: refusing a stream past the limit");
-                self.send(Header::window_update(id, Flags::RST, 0));
+                self.send_provoked(Header::window_update(id, Flags::RST, 0));
                 return Ok(());
             }
             self.streams.insert(id, Stream::new(false, now));

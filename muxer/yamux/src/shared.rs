@@ -116,6 +116,8 @@ pub(crate) struct Inner {
     pub(crate) paused: bool,
     /// What this connection added to the node's memory budget.
     accounted: usize,
+    /// The error the connection is closing for (its go-away still going out).
+    failing: Option<Error>,
 }
 
 impl Inner {
@@ -134,6 +136,7 @@ impl Inner {
             status: Status::Open,
             paused: false,
             accounted: 0,
+            failing: None,
         }
     }
 
@@ -226,10 +229,21 @@ impl Inner {
         Self::wake_all(&mut self.open_waiters);
     }
 
-    /// Whether reading must pause: the streams hold too much unread, or
-    /// the node's memory budget is spent.
+    /// Whether reading must pause: the streams hold too much unread, the
+    /// node's memory budget is spent, or the remote provoked more frames
+    /// than it reads (see [`Inner::owes_too_much`]).
     pub(crate) fn over_window(&self) -> bool {
-        self.session.buffered() as u64 > self.config.session.max_connection_window || self.node_over_budget()
+        self.session.buffered() as u64 > self.config.session.max_connection_window
+            || self.node_over_budget()
+            || self.owes_too_much()
+    }
+
+    /// Whether the frames the remote provoked and does not read pass the
+    /// outbound queue's size. Only those count: our own data is bounded by
+    /// the windows and the queue already, and pausing for it could leave
+    /// two peers that write to each other each waiting for the other.
+    pub(crate) fn owes_too_much(&self) -> bool {
+        self.session.provoked_unsent() >= self.config.max_outbound_queue
     }
 
     /// Whether the node's memory budget (if any) is spent.
@@ -287,6 +301,13 @@ impl Inner {
         }
     }
 
+    /// Starts closing for `error`: the go-away the session queued goes
+    /// out, and waiting parties learn the error at once.
+    pub(crate) fn start_failing(&mut self, error: Error) {
+        self.failing = Some(error);
+        self.start_close();
+    }
+
     fn wake_everyone(&mut self) {
         for wakers in self.wakers.values_mut() {
             wakers.wake_read();
@@ -338,8 +359,8 @@ impl Inner {
     }
 
     fn ended_error(&self) -> Error {
-        match &self.status {
-            Status::Failed(error) => error.clone(),
+        match (&self.status, &self.failing) {
+            (Status::Failed(error), _) | (_, Some(error)) => error.clone(),
             _ => Error::Closed,
         }
     }
@@ -358,7 +379,8 @@ impl Inner {
                 self.accept_waker = Some(cx.waker().clone());
                 Poll::Pending
             }
-            Status::Failed(error) => Poll::Ready(Err(error.clone())),
+            Status::Failed(_) => Poll::Ready(Err(self.ended_error())),
+            _ if self.failing.is_some() => Poll::Ready(Err(self.ended_error())),
             _ => Poll::Ready(Ok(None)),
         }
     }

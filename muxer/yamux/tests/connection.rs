@@ -141,3 +141,21 @@ async fn an_unanswered_keep_alive_ends_the_connection() {
     let result = within(connection.accept_stream()).await;
     assert!(matches!(result, Err(strata_yamux::Error::KeepAliveTimeout(_))), "{result:?}");
 }
+
+#[tokio::test]
+async fn a_peer_that_provokes_frames_and_never_reads_loses_the_connection() {
+    let (ours, mut raw) = duplex(64 * 1024); // our answers fill this and stay unread
+    let config = Config::default().with_stall_timeout(Duration::from_millis(300));
+    let connection = config.upgrade(ours, Endpoint::Listener).await.unwrap();
+    let flood = tokio::spawn(async move {
+        let mut pings = bytes::BytesMut::new();
+        for value in 0..4096 {
+            Frame::control(Header::ping(false, value)).encode(&mut pings);
+        }
+        // Pings, each asking for an answer, until the connection gives up.
+        while raw.write_all(&pings).await.is_ok() {}
+    });
+    let result = within(connection.accept_stream()).await;
+    assert!(matches!(result, Err(strata_yamux::Error::Stalled(_))), "{result:?}");
+    flood.abort();
+}
