@@ -36,7 +36,7 @@ use tokio::{task::JoinHandle, time::Sleep};
 
 use crate::{
     Config, Error, Result, YamuxStream,
-    frame::Decoder,
+    frame::{Decoder, GoAway},
     session::Role,
     shared::{Shared, Status},
 };
@@ -167,7 +167,10 @@ impl<S: ByteStream> Driver<S> {
                 let now = Instant::now();
                 let mut received = false;
                 while !inner.over_window() {
-                    match self.decoder.decode(&mut self.read_buf)? {
+                    let decoded = self.decoder.decode(&mut self.read_buf).inspect_err(|_| {
+                        inner.session.go_away_with(GoAway::ProtocolError); // the spec's answer
+                    });
+                    match decoded? {
                         Some(frame) => {
                             inner.receive(frame, now)?;
                             received = true;

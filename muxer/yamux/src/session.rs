@@ -550,9 +550,15 @@ impl Session {
 
     /// Ends the session normally: a go-away goes out, no new streams.
     pub fn go_away(&mut self) {
+        self.go_away_with(GoAway::Normal);
+    }
+
+    /// Ends the session with a go-away carrying `code` (a frame that does
+    /// not decode is a [`GoAway::ProtocolError`]).
+    pub fn go_away_with(&mut self, code: GoAway) {
         if !self.ended {
             self.ended = true;
-            self.send(Header::go_away(GoAway::Normal));
+            self.send(Header::go_away(code));
         }
     }
 }

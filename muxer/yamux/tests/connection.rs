@@ -36,7 +36,9 @@ async fn next_frame(raw: &mut DuplexStream, buf: &mut bytes::BytesMut) -> Frame 
     loop {
         if let Some(frame) = decoder.decode(buf).unwrap() {
             if frame.header.kind == Type::Ping && !frame.header.flags.contains(Flags::ACK) {
-                send(raw, Frame::control(Header::ping(true, frame.header.length))).await;
+                let mut pong = bytes::BytesMut::new();
+                Frame::control(Header::ping(true, frame.header.length)).encode(&mut pong);
+                let _ = raw.write_all(&pong).await; // the connection may be ending: fine
                 continue;
             }
             return frame;
@@ -106,6 +108,15 @@ async fn garbage_ends_the_connection() {
         })
         .await;
         assert!(result.is_err(), "{garbage:?}: {result:?}");
+        // The spec's answer went out before the end: a protocol-error go-away.
+        let mut buf = bytes::BytesMut::new();
+        let go_away = loop {
+            let frame = next_frame(&mut raw, &mut buf).await;
+            if frame.header.kind == Type::GoAway {
+                break frame;
+            }
+        };
+        assert_eq!(go_away.header, Header::go_away(GoAway::ProtocolError), "{garbage:?}");
     }
 }
 
