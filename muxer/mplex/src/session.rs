@@ -281,17 +281,33 @@ impl Session {
 
     /// Copies what the stream received into `buf`; returns how much (0:
     /// nothing yet, or the end: see [`Session::is_finished_reading`]).
+    #[cfg(test)]
     pub(crate) fn read(&mut self, id: StreamId, buf: &mut [u8]) -> Result<usize, StreamError> {
-        let max = self.config.max_buffer;
+        let mut filled = 0;
+        self.read_with(id, buf.len(), |chunk| {
+            buf[filled..filled + chunk.len()].copy_from_slice(chunk);
+            filled += chunk.len();
+        })
+    }
+
+    /// [`Session::read`], handing up to `max` bytes to `put` in order (for
+    /// a caller whose buffer is not a plain slice).
+    pub(crate) fn read_with(
+        &mut self,
+        id: StreamId,
+        max: usize,
+        mut put: impl FnMut(&[u8]),
+    ) -> Result<usize, StreamError> {
+        let max_buffer = self.config.max_buffer;
         let stream = self.streams.get_mut(&id).ok_or(StreamError::Reset)?;
         if stream.state == StreamState::Reset {
             return Err(StreamError::Reset);
         }
         let mut n = 0;
-        while n < buf.len() {
+        while n < max {
             let Some(front) = stream.recv.front_mut() else { break };
-            let take = front.len().min(buf.len() - n);
-            buf[n..n + take].copy_from_slice(&front[..take]);
+            let take = front.len().min(max - n);
+            put(&front[..take]);
             front.advance(take);
             n += take;
             if front.is_empty() {
@@ -299,7 +315,7 @@ impl Session {
             }
         }
         stream.recv_len -= n;
-        let unblocked = self.blocked_on == Some(id) && stream.recv_len <= max;
+        let unblocked = self.blocked_on == Some(id) && stream.recv_len <= max_buffer;
         self.release_buffered(n);
         if n > 0 && (unblocked || self.under_budget_again()) {
             self.events.push_back(Event::Unblocked);

@@ -249,9 +249,9 @@ impl State {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
-        let n = self.session.read(id, buf.initialize_unfilled()).map_err(io_error)?;
+        // Straight into the caller's buffer, initialised or not.
+        let n = self.session.read_with(id, buf.remaining(), |chunk| buf.put_slice(chunk)).map_err(io_error)?;
         if n > 0 {
-            buf.advance(n);
             self.dispatch();
             return Poll::Ready(Ok(()));
         }

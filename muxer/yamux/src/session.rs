@@ -477,14 +477,33 @@ impl Session {
     /// [`Session::is_finished_reading`]). Grants the remote more window
     /// once half of it was consumed, growing it with the measured BDP.
     pub fn read(&mut self, id: u32, buf: &mut [u8], now: Instant) -> Result<usize, StreamError> {
+        let mut filled = 0;
+        self.read_with(id, buf.len(), now, |chunk| {
+            buf[filled..filled + chunk.len()].copy_from_slice(chunk);
+            filled += chunk.len();
+        })
+    }
+
+    /// [`Session::read`], handing up to `max` bytes to `put` in order
+    /// (for a caller whose buffer is not a plain slice).
+    pub fn read_with(
+        &mut self,
+        id: u32,
+        max: usize,
+        now: Instant,
+        put: impl FnMut(&[u8]),
+    ) -> Result<usize, StreamError> {
         let room = self.config.max_connection_window.saturating_sub(self.window_total);
         let room = u32::try_from(room).unwrap_or(u32::MAX);
-        let (rtt, max) = (self.rtt, self.config.max_stream_window);
+        let (rtt, max_window) = (self.rtt, self.config.max_stream_window);
         let stream = self.stream(id)?;
-        let n = stream.read_into(buf);
+        let n = stream.read_into(max, put);
         let before = stream.window;
-        if let Some(delta) = stream.window_update(now, rtt, max, room) {
+        if let Some(delta) = stream.window_update(now, rtt, max_window, room) {
             let flags = stream.take_open_flags();
+            if stream.window > before {
+                tracing::trace!(id, window = stream.window, "yamux: a receive window grows");
+            }
             self.window_total += u64::from(stream.window - before);
             self.send(Header::window_update(id, flags, delta));
         }

@@ -43,6 +43,9 @@ pub(crate) enum Status {
     Failed(Error),
 }
 
+/// The most one `poll_write` takes.
+const WRITE_TURN: usize = 64 * 1024;
+
 /// The wakers of one stream's handle.
 #[derive(Debug, Default)]
 struct Wakers {
@@ -215,17 +218,20 @@ impl Inner {
     }
 
     /// Applies one frame from the remote.
+    /// Applies one frame from the remote; what it wakes waits for
+    /// [`Inner::received_batch`].
     pub(crate) fn receive(&mut self, frame: Frame, now: Instant) -> Result<(), SessionError> {
-        let result = self.session.receive(frame, now);
+        self.session.receive(frame, now)
+    }
+
+    /// After a batch of frames: readers, writers and acceptors are woken
+    /// once for the whole batch (not once per frame, each to wait for the
+    /// lock the driver still holds), answers go out, and openers waiting
+    /// for the ACK backlog to shrink look again.
+    pub(crate) fn received_batch(&mut self) {
         self.account();
         self.dispatch();
         self.pump();
-        result
-    }
-
-    /// After a batch of frames: openers waiting for the ACK backlog to
-    /// shrink look again.
-    pub(crate) fn received_batch(&mut self) {
         Self::wake_all(&mut self.open_waiters);
     }
 
@@ -391,9 +397,12 @@ impl Inner {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
-        let n = self.session.read(id, buf.initialize_unfilled(), Instant::now()).map_err(io_error)?;
+        // Straight into the caller's buffer, initialised or not.
+        let n = self
+            .session
+            .read_with(id, buf.remaining(), Instant::now(), |chunk| buf.put_slice(chunk))
+            .map_err(io_error)?;
         if n > 0 {
-            buf.advance(n);
             self.account();
             self.pump();
             if self.paused && !self.over_window() {
@@ -417,11 +426,17 @@ impl Inner {
         if !self.is_open() {
             return Poll::Ready(Err(stream_error(io::ErrorKind::ConnectionAborted, "the connection is closed")));
         }
-        if self.session.outbound_len() >= self.config.max_outbound_queue {
+        let room = self.config.max_outbound_queue.saturating_sub(self.session.outbound_len());
+        if room == 0 {
             self.write_waiters.push(cx.waker().clone());
             return Poll::Pending;
         }
-        match self.session.write(id, data).map_err(io_error)? {
+        // At most 64 KiB at a time: a large write goes out in turns, and
+        // the buffers stay small enough for the allocator to reuse (a
+        // buffer of hundreds of KiB is mapped fresh, and faulted in page by
+        // page, on every batch).
+        let turn = data.len().min(room).min(WRITE_TURN);
+        match self.session.write(id, &data[..turn]).map_err(io_error)? {
             0 => {
                 if let Some(wakers) = self.wakers.get_mut(&id) {
                     wakers.write = Some(cx.waker().clone());

@@ -122,7 +122,7 @@ impl<S> NoiseStream<S> {
         let frame = &self.read_buf[LEN_PREFIX..LEN_PREFIX + len];
         let plain_len = len - TAG_LEN;
         let result = if out.remaining() >= plain_len {
-            let written = self.cipher.read_message(frame, &mut out.initialize_unfilled()[..plain_len]);
+            let written = self.cipher.read_message(frame, out.initialize_unfilled_to(plain_len));
             written.inspect(|&n| out.advance(n))
         } else {
             self.plain.resize(plain_len, 0);

@@ -68,13 +68,13 @@ impl Stream {
         std::mem::replace(&mut self.open_flags, Flags::NONE)
     }
 
-    /// Copies buffered data into `buf`; returns how much.
-    pub(super) fn read_into(&mut self, buf: &mut [u8]) -> usize {
+    /// Hands up to `max` buffered bytes to `put`, in order; returns how many.
+    pub(super) fn read_into(&mut self, max: usize, mut put: impl FnMut(&[u8])) -> usize {
         let mut n = 0;
-        while n < buf.len() {
+        while n < max {
             let Some(front) = self.recv.front_mut() else { break };
-            let take = front.len().min(buf.len() - n);
-            buf[n..n + take].copy_from_slice(&front[..take]);
+            let take = front.len().min(max - n);
+            put(&front[..take]);
             front.advance(take);
             n += take;
             if front.is_empty() {
