@@ -8,6 +8,7 @@ pub use strata_host::{ConnectionEvent, ConnectionId, Event, Host, Protocol, Stre
 pub use strata_identify as identify;
 pub use strata_mplex as mplex;
 pub use strata_noise as noise;
+pub use strata_perf as perf;
 pub use strata_ping as ping;
 pub use strata_pubsub as pubsub;
 pub use strata_tcp as tcp;

@@ -200,3 +200,66 @@ async fn floodsub_both_ways_with_stdin_publish() {
     assert_eq!(received[0]["source"], listening["peer_id"]);
     listener.kill().await.unwrap();
 }
+
+/// A `perf-server`; returns its address and the process (killed on drop).
+async fn perf_server() -> (String, tokio::process::Child, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) {
+    let mut child = Command::new(peer_binary())
+        .args(["perf-server", "--timeout", "30"])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = next_event(&mut lines).await;
+    assert_eq!(listening["event"], "listening");
+    (listening["addr"].as_str().unwrap().to_owned(), child, lines)
+}
+
+#[tokio::test]
+async fn perf_client_measures_perf_server_as_the_contract_says() {
+    let (addr, mut server, mut lines) = perf_server().await;
+    let args = ["perf-client", &addr, "--bytes", "3000000", "--upload-bytes", "1000000", "--streams", "3"];
+    let (events, code) = run(&args).await;
+    assert_eq!((names(&events), code), (vec!["perf"], 0), "{events:?}");
+    let perf = &events[0];
+    assert_eq!((perf["upload_bytes"].as_u64(), perf["download_bytes"].as_u64()), (Some(1_000_000), Some(3_000_000)));
+    assert_eq!((perf["streams"].as_u64(), perf["muxer"].as_str()), (Some(3), Some("both")));
+    for field in [
+        "secs",
+        "upload_secs",
+        "download_secs",
+        "upload_MBps",
+        "download_MBps",
+        "total_MBps",
+        "connect_ms",
+        "stream_open_ms",
+    ] {
+        assert!(perf[field].as_f64().is_some_and(|x| x > 0.0), "{field}: {perf}");
+    }
+    let mut served = (0, 0);
+    for _ in 0..3 {
+        let event = next_event(&mut lines).await;
+        assert_eq!(event["event"], "perf_served");
+        served.0 += event["upload_bytes"].as_u64().unwrap();
+        served.1 += event["download_bytes"].as_u64().unwrap();
+    }
+    assert_eq!(served, (1_000_000, 3_000_000));
+    server.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn conns_opens_n_connections_and_reports_them() {
+    let (addr, mut server, _lines) = perf_server().await;
+    let (events, code) = run(&["conns", &addr, "--n", "40", "--concurrency", "8", "--timeout", "1"]).await;
+    assert_eq!((names(&events), code), (vec!["conns", "done"], 0), "{events:?}");
+    let conns = &events[0];
+    assert_eq!(
+        (conns["n"].as_u64(), conns["established"].as_u64(), conns["failed"].as_u64()),
+        (Some(40), Some(40), Some(0))
+    );
+    assert!(conns["conns_per_sec"].as_f64().is_some_and(|x| x > 0.0));
+    assert!(conns["connect_ms_median"].as_f64() <= conns["connect_ms_p90"].as_f64());
+    assert_eq!(events[1]["still_open"].as_u64(), Some(40));
+    server.kill().await.unwrap();
+}

@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 use strata::{Host, Keypair, Multiaddr, PeerId, floodsub, identify, ping};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+mod perf;
+
 #[derive(Parser)]
 #[command(about = "A strata node driven from the command line; JSON lines on stdout.")]
 struct Cli {
@@ -66,9 +68,40 @@ enum Mode {
         #[arg(long, default_value_t = 0)]
         expect_messages: u32,
     },
+    /// Serve `/perf/1.0.0`, printing each stream served.
+    PerfServer {
+        /// Address to listen on.
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
+        listen: Multiaddr,
+    },
+    /// Measure a perf server: one connection, several streams.
+    PerfClient {
+        /// The server's address.
+        addr: Multiaddr,
+        /// Bytes to download.
+        #[arg(long, default_value_t = 100 << 20)]
+        bytes: u64,
+        /// Bytes to upload.
+        #[arg(long, default_value_t = 0)]
+        upload_bytes: u64,
+        /// Streams at once, sharing the bytes.
+        #[arg(long, default_value_t = 1)]
+        streams: usize,
+    },
+    /// Open N connections from N identities into one listener.
+    Conns {
+        /// The listener's address.
+        addr: Multiaddr,
+        /// Connections to open.
+        #[arg(long)]
+        n: usize,
+        /// Dials in flight at most.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Muxer {
     Mplex,
     Yamux,
@@ -204,13 +237,30 @@ async fn print_events(node: Node) {
     }
 }
 
+/// Runs `work`, failing it after `limit` (counted from `started`).
+async fn within(
+    limit: Duration,
+    started: Instant,
+    work: impl Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or_else(|_| Err(format!("timed out after {:.1} s", started.elapsed().as_secs_f64())))
+}
+
+/// Prints `listening` for each address of `host`, with its peer id.
+fn announce(host: &Host) {
+    for addr in host.listen_addrs() {
+        if let Ok(full) = addr.with_p2p(host.peer_id()) {
+            emit("listening", json!({ "peer_id": host.peer_id().to_string(), "addr": full.to_string() }));
+        }
+    }
+}
+
 async fn listen(cli: &Cli, keypair: &Keypair, addr: Multiaddr) -> Result<(), String> {
     let node = node(keypair, Some(addr), cli).await?;
     let (host, pubsub) = (node.host.clone(), node.pubsub.clone());
-    for addr in host.listen_addrs() {
-        let full = addr.with_p2p(host.peer_id()).map_err(|a| format!("{a} names another peer"))?;
-        emit("listening", json!({ "peer_id": host.peer_id().to_string(), "addr": full.to_string() }));
-    }
+    announce(&host);
     tokio::spawn(print_events(node));
     let commands = tokio::spawn(read_commands(host.clone(), pubsub));
     match cli.timeout {
@@ -330,16 +380,19 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let keypair = cli.seed.map_or_else(Keypair::generate_ed25519, |n| Keypair::ed25519_from_secret([n; 32]));
     let started = Instant::now();
+    let limited = |default: u64| Duration::from_secs(cli.timeout.unwrap_or(default));
     let outcome = match &cli.mode {
         Mode::Listen { listen: addr } => listen(&cli, &keypair, addr.clone()).await,
         Mode::Dial { addr, ping, publish, expect_messages } => {
-            let limit = Duration::from_secs(cli.timeout.unwrap_or(20));
-            let dialing = dial(&cli, &keypair, addr.clone(), *ping, publish, *expect_messages);
-            match tokio::time::timeout(limit, dialing).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(format!("timed out after {:.1} s", started.elapsed().as_secs_f64())),
-            }
+            within(limited(20), started, dial(&cli, &keypair, addr.clone(), *ping, publish, *expect_messages)).await
         }
+        Mode::PerfServer { listen: addr } => perf::server(&cli, &keypair, addr.clone()).await,
+        Mode::PerfClient { addr, bytes, upload_bytes, streams } => {
+            let params =
+                strata::perf::Params { upload_bytes: *upload_bytes, download_bytes: *bytes, streams: *streams };
+            within(limited(120), started, perf::client(&cli, &keypair, addr.clone(), params)).await
+        }
+        Mode::Conns { addr, n, concurrency } => perf::conns(&cli, addr.clone(), *n, *concurrency).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
