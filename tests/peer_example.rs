@@ -237,14 +237,14 @@ async fn perf_client_measures_perf_server_as_the_contract_says() {
     ] {
         assert!(perf[field].as_f64().is_some_and(|x| x > 0.0), "{field}: {perf}");
     }
-    let mut served = (0, 0);
+    let mut totals = (0, 0);
     for _ in 0..3 {
         let event = next_event(&mut lines).await;
         assert_eq!(event["event"], "perf_served");
-        served.0 += event["upload_bytes"].as_u64().unwrap();
-        served.1 += event["download_bytes"].as_u64().unwrap();
+        totals.0 += event["upload_bytes"].as_u64().unwrap();
+        totals.1 += event["download_bytes"].as_u64().unwrap();
     }
-    assert_eq!(served, (1_000_000, 3_000_000));
+    assert_eq!(totals, (1_000_000, 3_000_000), "the server saw the same bytes");
     server.kill().await.unwrap();
 }
 
