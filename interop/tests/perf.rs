@@ -75,7 +75,7 @@ async fn a_rust_libp2p_client_gets_what_it_asks_of_strata() {
     let their_id = libp2p::PeerId::from_bytes(&strata.peer_id().to_bytes()).unwrap();
     let mut stream = within(rust.control.open_stream(their_id, StreamProtocol::new(perf::PROTOCOL))).await.unwrap();
     stream.write_all(&1_234_567u64.to_be_bytes()).await.unwrap();
-    stream.write_all(&[7u8; 100_000]).await.unwrap();
+    stream.write_all(&vec![7u8; 100_000]).await.unwrap();
     stream.close().await.unwrap();
     let mut answer = Vec::new();
     within(stream.read_to_end(&mut answer)).await.unwrap();
