@@ -98,11 +98,14 @@ async fn listen_exits_0_at_its_timeout() {
     assert_eq!((names(&events), code), (vec!["listening"], 0));
 }
 
-/// A listener offering only `listener_muxer`; returns its address and the
-/// process (killed on drop).
-async fn listener_with(listener_muxer: &str) -> (String, tokio::process::Child) {
+/// The lines a `peer` process prints.
+type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// Starts `peer` with `args` (a listening mode); returns the address it
+/// printed first, the process (killed on drop) and its further lines.
+async fn start(args: &[&str]) -> (String, tokio::process::Child, Lines) {
     let mut child = Command::new(peer_binary())
-        .args(["listen", "--muxer", listener_muxer, "--timeout", "20"])
+        .args(args)
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -110,7 +113,14 @@ async fn listener_with(listener_muxer: &str) -> (String, tokio::process::Child) 
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let listening = next_event(&mut lines).await;
-    (listening["addr"].as_str().unwrap().to_owned(), child)
+    assert_eq!(listening["event"], "listening");
+    (listening["addr"].as_str().unwrap().to_owned(), child, lines)
+}
+
+/// A listener offering only `listener_muxer`.
+async fn listener_with(listener_muxer: &str) -> (String, tokio::process::Child) {
+    let (addr, child, _) = start(&["listen", "--muxer", listener_muxer, "--timeout", "20"]).await;
+    (addr, child)
 }
 
 #[tokio::test]
@@ -201,19 +211,9 @@ async fn floodsub_both_ways_with_stdin_publish() {
     listener.kill().await.unwrap();
 }
 
-/// A `perf-server`; returns its address and the process (killed on drop).
-async fn perf_server() -> (String, tokio::process::Child, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) {
-    let mut child = Command::new(peer_binary())
-        .args(["perf-server", "--timeout", "30"])
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let listening = next_event(&mut lines).await;
-    assert_eq!(listening["event"], "listening");
-    (listening["addr"].as_str().unwrap().to_owned(), child, lines)
+/// A `perf-server`.
+async fn perf_server() -> (String, tokio::process::Child, Lines) {
+    start(&["perf-server", "--timeout", "30"]).await
 }
 
 #[tokio::test]
