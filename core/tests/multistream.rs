@@ -230,3 +230,53 @@ async fn a_silent_peer_is_bounded_by_the_callers_timeout() {
     let result = tokio::time::timeout(Duration::from_millis(50), multistream::dialer_select(&mut ours, ["/a"])).await;
     assert!(result.is_err(), "negotiation must wait for the peer, and the caller's timeout must end it");
 }
+
+// ----- lazy negotiation (one proposal, data right behind it) -----
+
+#[tokio::test]
+async fn a_lazy_dialer_sends_its_data_behind_the_proposal_and_checks_the_echo_on_first_read() {
+    let (ours, mut theirs) = duplex(1024);
+    let mut negotiated = within(multistream::dialer_select_lazy(ours, "/noise")).await.unwrap();
+    negotiated.write_all(b"hello").await.unwrap();
+    // One flight: the header, the proposal and the data, no answer awaited.
+    expect(&mut theirs, &[msgs(&["/multistream/1.0.0", "/noise"]), b"hello".to_vec()].concat()).await;
+    assert!(!negotiated.is_confirmed());
+    // The listener's answer (the same bytes) and then its own data.
+    theirs.write_all(&[msgs(&["/multistream/1.0.0", "/noise"]), b"world".to_vec()].concat()).await.unwrap();
+    let mut got = [0u8; 5];
+    within(negotiated.read_exact(&mut got)).await.unwrap();
+    assert_eq!(&got, b"world", "nothing of the confirmation leaks into the data");
+    assert!(negotiated.is_confirmed());
+}
+
+#[tokio::test]
+async fn a_lazy_dialer_against_a_strata_listener() {
+    let (ours, mut theirs) = duplex(1024);
+    let listener = tokio::spawn(async move {
+        let agreed = multistream::listener_select(&mut theirs, &["/yamux/1.0.0"]).await.unwrap();
+        let mut data = [0u8; 4];
+        theirs.read_exact(&mut data).await.unwrap(); // sent right behind the proposal
+        theirs.write_all(b"pong").await.unwrap();
+        (*agreed, data)
+    });
+    let mut negotiated = within(multistream::dialer_select_lazy(ours, "/yamux/1.0.0")).await.unwrap();
+    negotiated.write_all(b"ping").await.unwrap();
+    let mut got = [0u8; 4];
+    within(negotiated.read_exact(&mut got)).await.unwrap();
+    assert_eq!(&got, b"pong");
+    assert_eq!(within(listener).await.unwrap(), ("/yamux/1.0.0", *b"ping"));
+}
+
+#[tokio::test]
+async fn a_refusal_of_a_lazy_proposal_fails_the_first_read() {
+    for answer in [msgs(&["/multistream/1.0.0", "na"]), msgs(&["/multistream/1.0.0", "/other"]), Vec::new()] {
+        let (ours, mut theirs) = duplex(1024);
+        let mut negotiated = within(multistream::dialer_select_lazy(ours, "/noise")).await.unwrap();
+        theirs.write_all(&answer).await.unwrap();
+        drop(theirs); // then the listener hangs up
+        let mut got = [0u8; 1];
+        let error = within(negotiated.read(&mut got)).await.unwrap_err();
+        let kinds = [std::io::ErrorKind::InvalidData, std::io::ErrorKind::UnexpectedEof];
+        assert!(kinds.contains(&error.kind()), "{answer:?}: {error}");
+    }
+}

@@ -106,15 +106,28 @@ impl Choices {
     }
 
     /// Upgrades a stream we dialed.
-    async fn outbound(self, mut raw: BoxStream, expected: Option<PeerId>) -> Result<(PeerId, BoxConnection)> {
+    ///
+    /// A step with one choice is negotiated lazily (its first message
+    /// travels with the proposal: a round trip saved per step); a step
+    /// with several waits for the answer, to fall back on a refusal.
+    async fn outbound(self, raw: BoxStream, expected: Option<PeerId>) -> Result<(PeerId, BoxConnection)> {
         let names = self.security_names();
-        let agreed = multistream::dialer_select(&mut raw, names.iter().copied()).await.map_err(Error::negotiation)?;
-        let (peer, mut secure) = Self::pick(&self.securities, &names, agreed)?.outbound(raw, expected).await?;
+        let (agreed, raw) = Self::select(raw, &names).await?;
+        let (peer, secure) = Self::pick(&self.securities, &names, agreed)?.outbound(raw, expected).await?;
         let names = self.muxer_names();
-        let agreed =
-            multistream::dialer_select(&mut secure, names.iter().copied()).await.map_err(Error::negotiation)?;
+        let (agreed, secure) = Self::select(secure, &names).await?;
         let connection = Self::pick(&self.muxers, &names, agreed)?.upgrade(secure, Endpoint::Dialer).await?;
         Ok((peer, BoxConnection(connection)))
+    }
+
+    /// One dialer step: lazily for a single choice, eagerly for several.
+    async fn select(mut io: BoxStream, names: &[&'static str]) -> Result<(&'static str, BoxStream)> {
+        if let [only] = names {
+            let negotiated = multistream::dialer_select_lazy(io, only).await.map_err(Error::negotiation)?;
+            return Ok((only, Box::new(negotiated)));
+        }
+        let agreed = multistream::dialer_select(&mut io, names.iter().copied()).await.map_err(Error::negotiation)?;
+        Ok((agreed, io))
     }
 
     /// Upgrades a stream we accepted.

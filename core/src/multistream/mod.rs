@@ -15,6 +15,7 @@
 //! and [`listener`] drive it over any tokio `AsyncRead + AsyncWrite`.
 
 pub mod dialer;
+pub mod lazy;
 pub mod listener;
 pub mod message;
 
@@ -22,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::{Result, framing};
 pub use dialer::{dialer_select, list_protocols};
+pub use lazy::{Negotiated, dialer_select_lazy};
 pub use listener::listener_select;
 pub use message::{HEADER, MAX_PROTOCOL_NAME_LEN, validate_protocol_name};
 
