@@ -1,5 +1,5 @@
 //! Lazy negotiation: a dialer with one protocol to propose does not wait
-//! for the answer (rust-libp2p's "V1Lazy"; the spec allows sending data
+//! for the answer (rust-libp2p's `V1Lazy`; the spec allows sending data
 //! right behind a proposal).
 //!
 //! ```text
