@@ -1,19 +1,26 @@
 //! `noise::Config`: the Noise upgrade as core's [`SecurityUpgrade`].
 //!
-//! It holds the node's identity and the handshake timeout; every
-//! connection gets a fresh X25519 static key (the spec allows it, and
-//! nothing secret outlives the connection).
+//! It holds the node's identity, its X25519 static key with the signed
+//! identity payload (made on first use and kept: one key generation and
+//! one signature per node, not per connection), and the handshake timeout.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use strata_core::{ByteStream, Keypair, PeerId, SecurityUpgrade};
 
-use crate::{Error, NoiseStream, Result, handshake};
+use crate::{
+    Error, NoiseStream, Result,
+    handshake::{self, StaticKey},
+};
 
 /// The Noise security upgrade. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Config {
     identity: Arc<Keypair>,
+    static_key: Arc<OnceLock<StaticKey>>,
     handshake_timeout: Duration,
 }
 
@@ -21,7 +28,21 @@ impl Config {
     /// The upgrade for a node with this identity. The handshake timeout
     /// defaults to 10 s.
     pub fn new(identity: &Keypair) -> Self {
-        Self { identity: Arc::new(identity.clone()), handshake_timeout: Duration::from_secs(10) }
+        Self {
+            identity: Arc::new(identity.clone()),
+            static_key: Arc::new(OnceLock::new()),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The node's static key, made on first use (clones share it).
+    fn static_key(&self) -> Result<&StaticKey> {
+        if let Some(key) = self.static_key.get() {
+            return Ok(key);
+        }
+        // Two first handshakes at once may both make one; one is kept.
+        let _ = self.static_key.set(StaticKey::generate(&self.identity)?);
+        self.static_key.get().ok_or(Error::InvalidPayload("no static key"))
     }
 
     /// How long a handshake may take before it fails with
@@ -53,10 +74,12 @@ impl SecurityUpgrade for Config {
         stream: S,
         expected: Option<PeerId>,
     ) -> Result<(PeerId, NoiseStream<S>)> {
-        self.bounded(handshake::initiator(stream, &self.identity, expected)).await
+        let key = self.static_key()?;
+        self.bounded(handshake::initiator(stream, key, expected)).await
     }
 
     async fn secure_inbound<S: ByteStream>(&self, stream: S) -> Result<(PeerId, NoiseStream<S>)> {
-        self.bounded(handshake::responder(stream, &self.identity)).await
+        let key = self.static_key()?;
+        self.bounded(handshake::responder(stream, key)).await
     }
 }

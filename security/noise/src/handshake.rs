@@ -37,6 +37,30 @@ pub(crate) const MAX_MESSAGE_LEN: usize = 65535;
 /// room for a small payload no libp2p implementation sends.
 pub(crate) const MAX_MESSAGE_1_LEN: usize = 1024;
 
+/// A node's X25519 static key and its signed identity payload: made once
+/// per [`crate::Config`] and used by every handshake of that node (as
+/// rust-libp2p does; the spec allows the static key to live as long as the
+/// identity, and each session still gets fresh ephemeral keys).
+pub(crate) struct StaticKey {
+    private: Zeroizing<Vec<u8>>,
+    payload: NoiseHandshakePayload,
+}
+
+impl StaticKey {
+    /// A fresh static key, signed by `identity`.
+    pub(crate) fn generate(identity: &Keypair) -> Result<Self> {
+        let keypair = snow::Builder::new(PROTOCOL_NAME.parse()?).generate_keypair()?;
+        let payload = payload::signed_payload(identity, &keypair.public);
+        Ok(Self { private: Zeroizing::new(keypair.private), payload })
+    }
+}
+
+impl std::fmt::Debug for StaticKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticKey").finish_non_exhaustive() // nothing secret printed
+    }
+}
+
 /// A handshake in progress: the Noise state and one message buffer.
 struct Handshake {
     state: snow::HandshakeState,
@@ -46,14 +70,16 @@ struct Handshake {
 
 impl Handshake {
     /// A fresh X25519 static key, signed by `identity`, in a new state.
+    #[cfg(test)]
     fn new(identity: &Keypair, initiator: bool) -> Result<Self> {
-        let builder = snow::Builder::new(PROTOCOL_NAME.parse()?);
-        let static_key = builder.generate_keypair()?;
-        let private = Zeroizing::new(static_key.private);
-        let builder = builder.local_private_key(&private)?;
+        Self::with_static(&StaticKey::generate(identity)?, initiator)
+    }
+
+    /// A new state with the node's static key.
+    fn with_static(key: &StaticKey, initiator: bool) -> Result<Self> {
+        let builder = snow::Builder::new(PROTOCOL_NAME.parse()?).local_private_key(&key.private)?;
         let state = if initiator { builder.build_initiator()? } else { builder.build_responder()? };
-        let local_payload = payload::signed_payload(identity, &static_key.public);
-        Ok(Self { state, local_payload, buf: vec![0; MAX_MESSAGE_LEN] })
+        Ok(Self { state, local_payload: key.payload.clone(), buf: vec![0; MAX_MESSAGE_LEN] })
     }
 
     /// Writes the next handshake message carrying `payload`, with its
@@ -102,10 +128,10 @@ impl Handshake {
 /// proves another identity fails the handshake before message 3.
 pub(crate) async fn initiator<S: ByteStream>(
     io: S,
-    identity: &Keypair,
+    key: &StaticKey,
     expected: Option<PeerId>,
 ) -> Result<(PeerId, NoiseStream<S>)> {
-    initiator_with(io, Handshake::new(identity, true)?, expected).await
+    initiator_with(io, Handshake::with_static(key, true)?, expected).await
 }
 
 async fn initiator_with<S: ByteStream>(
@@ -127,8 +153,8 @@ async fn initiator_with<S: ByteStream>(
 }
 
 /// The listener's side: message 2.
-pub(crate) async fn responder<S: ByteStream>(io: S, identity: &Keypair) -> Result<(PeerId, NoiseStream<S>)> {
-    responder_with(io, Handshake::new(identity, false)?).await
+pub(crate) async fn responder<S: ByteStream>(io: S, key: &StaticKey) -> Result<(PeerId, NoiseStream<S>)> {
+    responder_with(io, Handshake::with_static(key, false)?).await
 }
 
 async fn responder_with<S: ByteStream>(mut io: S, mut handshake: Handshake) -> Result<(PeerId, NoiseStream<S>)> {
