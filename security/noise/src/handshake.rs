@@ -37,6 +37,10 @@ pub(crate) const MAX_MESSAGE_LEN: usize = 65535;
 /// room for a small payload no libp2p implementation sends.
 pub(crate) const MAX_MESSAGE_1_LEN: usize = 1024;
 
+/// The most an XX message adds to its payload: an ephemeral key (32), an
+/// encrypted static key (32 + a 16-byte tag) and the payload's tag (16).
+const MESSAGE_OVERHEAD: usize = 32 + 48 + 16;
+
 /// A node's X25519 static key and its signed identity payload: made once
 /// per [`crate::Config`] and used by every handshake of that node (as
 /// rust-libp2p does; the spec allows the static key to live as long as the
@@ -79,12 +83,15 @@ impl Handshake {
     fn with_static(key: &StaticKey, initiator: bool) -> Result<Self> {
         let builder = snow::Builder::new(PROTOCOL_NAME.parse()?).local_private_key(&key.private)?;
         let state = if initiator { builder.build_initiator()? } else { builder.build_responder()? };
-        Ok(Self { state, local_payload: key.payload.clone(), buf: vec![0; MAX_MESSAGE_LEN] })
+        Ok(Self { state, local_payload: key.payload.clone(), buf: Vec::new() })
     }
 
     /// Writes the next handshake message carrying `payload`, with its
     /// length, in one write.
     async fn send<S: ByteStream>(&mut self, io: &mut S, payload: &[u8]) -> Result<()> {
+        // Room for the payload and what XX adds to it (two keys, two tags),
+        // never more than a message may hold: a few hundred bytes, not 64 KiB.
+        self.buf.resize((payload.len() + MESSAGE_OVERHEAD).min(MAX_MESSAGE_LEN), 0);
         let len = self.state.write_message(payload, &mut self.buf)?;
         let len16 = u16::try_from(len).map_err(|_| Error::InvalidPayload("handshake message over 65535 bytes"))?;
         let mut frame = Vec::with_capacity(2 + len);
@@ -109,6 +116,7 @@ impl Handshake {
         }
         let mut message = vec![0; len];
         io.read_exact(&mut message).await?;
+        self.buf.resize(len, 0); // a payload is never longer than its message
         let payload_len = self.state.read_message(&message, &mut self.buf)?;
         Ok(self.buf[..payload_len].to_vec())
     }
