@@ -140,7 +140,12 @@ async fn each_muxer_choice_connects_where_the_other_side_offers_it() {
         if connects {
             assert_eq!((names(&events), code), (vec!["connected", "ping", "identify", "done"], 0), "{case}");
         } else {
-            assert_eq!((names(&events), code), (vec!["error"], 1), "{case}");
+            // A dialer with one muxer proposes it lazily (as rust-libp2p
+            // does): the refusal may come after `connected`, at the first
+            // stream. Either way nothing works and the run fails.
+            let names = names(&events);
+            assert_eq!((names.last(), code), (Some(&"error"), 1), "{case}");
+            assert!(!names.contains(&"ping") && !names.contains(&"done"), "{case}");
         }
         listener.kill().await.unwrap();
     }

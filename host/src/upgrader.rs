@@ -109,7 +109,10 @@ impl Choices {
     ///
     /// A step with one choice is negotiated lazily (its first message
     /// travels with the proposal: a round trip saved per step); a step
-    /// with several waits for the answer, to fall back on a refusal.
+    /// with several waits for the answer, to fall back on a refusal. As
+    /// with rust-libp2p's dialer, a listener that refuses the one muxer
+    /// proposed is noticed at the first read, after the dial returned: the
+    /// connection then fails.
     async fn outbound(self, raw: BoxStream, expected: Option<PeerId>) -> Result<(PeerId, BoxConnection)> {
         let names = self.security_names();
         let (agreed, raw) = Self::select(raw, &names).await?;
