@@ -48,14 +48,14 @@ async fn strata_measures_a_rust_libp2p_perf_server() {
     let strata = strata::builder(&Keypair::generate_ed25519()).build().await.unwrap();
     let addr = Multiaddr::from_bytes(&their_addr.to_vec()).unwrap().with_p2p(ours(rust.peer)).unwrap();
     let peer = within(strata.dial(addr)).await.unwrap();
-    let params = perf::Params { upload_bytes: 2_000_003, download_bytes: 3_000_005, streams: 2 };
+    // One stream: libp2p-stream hands inbound streams over a channel of
+    // one slot and resets a second that arrives while the first waits
+    // ("Channel is full, dropping inbound stream"). Several streams at once
+    // are tested against strata's own server.
+    let params = perf::Params { upload_bytes: 2_000_003, download_bytes: 3_000_005, streams: 1 };
     let report = within(perf::run(&strata, peer, params)).await.unwrap();
     assert_eq!((report.upload_bytes, report.download_bytes), (2_000_003, 3_000_005));
-    let mut served = (0, 0);
-    for _ in 0..2 {
-        let (up, down) = within(served_rx.recv()).await.unwrap();
-        served = (served.0 + up, served.1 + down);
-    }
+    let served = within(served_rx.recv()).await.unwrap();
     assert_eq!(served, (2_000_003, 3_000_005), "the rust node saw the same bytes");
     strata.shutdown().await;
 }
