@@ -104,6 +104,8 @@ async fn strata_pair(muxer: Muxer) -> (strata::Host, strata::Host, Multiaddr) {
         .unwrap();
     server
         .handle(SINK, |mut stream| async move {
+            stream.write_all(&[1]).await?; // accepted: the next stream may come
+            stream.flush().await?;
             let mut buf = vec![0u8; CHUNK];
             while stream.read(&mut buf).await? > 0 {}
             stream.shutdown().await
@@ -119,7 +121,9 @@ async fn strata_throughput(muxer: Muxer, bytes: usize, streams: usize) -> (Durat
     let peer = client.dial(addr).await.unwrap();
     let mut opened = Vec::new();
     for _ in 0..streams {
-        opened.push(client.open_stream(peer, &[SINK]).await.unwrap());
+        let mut stream = client.open_stream(peer, &[SINK]).await.unwrap();
+        stream.read_exact(&mut [0u8; 1]).await.unwrap(); // the sink has it
+        opened.push(stream);
     }
     let (cpu0, wall0) = (cpu_time(), Instant::now());
     let senders = opened.into_iter().map(|mut stream| {
@@ -181,6 +185,8 @@ async fn rust_pair(muxer: Muxer) -> (RustPeer, RustPeer, libp2p::Multiaddr) {
     tokio::spawn(async move {
         while let Some((_, mut stream)) = incoming.next().await {
             tokio::spawn(async move {
+                let _ = stream.write_all(&[1]).await; // accepted: the next stream may come
+                let _ = stream.flush().await;
                 let mut buf = vec![0u8; CHUNK];
                 while stream.read(&mut buf).await.unwrap_or(0) > 0 {}
                 let _ = stream.close().await;
@@ -197,7 +203,12 @@ async fn rust_throughput(muxer: Muxer, bytes: usize, streams: usize) -> (Duratio
     client.established.recv().await.unwrap();
     let mut opened = Vec::new();
     for _ in 0..streams {
-        opened.push(client.control.open_stream(server.peer, StreamProtocol::new(SINK)).await.unwrap());
+        // One at a time, each acknowledged: libp2p-stream hands inbound
+        // streams over a one-slot channel and resets one that arrives while
+        // another waits.
+        let mut stream = client.control.open_stream(server.peer, StreamProtocol::new(SINK)).await.unwrap();
+        stream.read_exact(&mut [0u8; 1]).await.unwrap();
+        opened.push(stream);
     }
     let (cpu0, wall0) = (cpu_time(), Instant::now());
     let senders = opened.into_iter().map(|mut stream| {
