@@ -8,6 +8,8 @@
 //!   this process);
 //! - dial: the time from a dial to a usable connection, over sequential
 //!   dials to one listener on loopback;
+//! - connections per second: 1000 new connections into one listener, 64
+//!   dials in flight, and the CPU each costs (both ends, one process);
 //! - memory: the RSS of 1000 idle connections (both ends in one process),
 //!   per connection. Each memory run is a child process of its own, so that
 //!   one stack's freed memory cannot flatter the other.
@@ -66,6 +68,8 @@ impl Muxer {
 
 const SINK: &str = "/sink/1.0.0";
 const CHUNK: usize = 1 << 20;
+/// Dials in flight at once in the connections-per-second measurement.
+const IN_FLIGHT: usize = 64;
 
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
@@ -160,6 +164,22 @@ async fn strata_dials(muxer: Muxer, count: usize) -> Duration {
     median(times)
 }
 
+/// `n` new connections into one listener, `IN_FLIGHT` dials at a time:
+/// the wall time and the CPU time of the process (both ends).
+async fn strata_conns(muxer: Muxer, n: usize) -> (Duration, Duration) {
+    use futures::StreamExt as _;
+
+    let (server, client, addr) = strata_pair(muxer).await;
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    let dials = futures::stream::iter(0..n).map(|_| client.dial(addr.clone())).buffer_unordered(IN_FLIGHT);
+    let established = dials.filter(|outcome| std::future::ready(outcome.is_ok())).count().await;
+    let result = (wall0.elapsed(), cpu_time().saturating_sub(cpu0));
+    assert_eq!(established, n, "every connection established");
+    client.shutdown().await;
+    server.shutdown().await;
+    result
+}
+
 async fn strata_idle(muxer: Muxer, connections: usize) -> u64 {
     let (server, client, addr) = strata_pair(muxer).await;
     let before = rss_kib();
@@ -241,6 +261,24 @@ async fn rust_dials(muxer: Muxer, count: usize) -> Duration {
     median(times)
 }
 
+async fn rust_conns(muxer: Muxer, n: usize) -> (Duration, Duration) {
+    let (_server, mut client, addr) = rust_pair(muxer).await;
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    let mut started = 0;
+    while started < IN_FLIGHT.min(n) {
+        client.dial(addr.clone());
+        started += 1;
+    }
+    for _ in 0..n {
+        tokio::time::timeout(Duration::from_secs(30), client.established.recv()).await.unwrap().unwrap();
+        if started < n {
+            client.dial(addr.clone());
+            started += 1;
+        }
+    }
+    (wall0.elapsed(), cpu_time().saturating_sub(cpu0))
+}
+
 async fn rust_idle(muxer: Muxer, connections: usize) -> u64 {
     let (_server, mut client, addr) = rust_pair(muxer).await;
     let before = rss_kib();
@@ -313,6 +351,18 @@ fn report(muxer: Muxer, bytes: usize, dials: usize, connections: usize) {
         s.as_secs_f64() * 1e6,
         l.as_secs_f64() * 1e6,
         s.as_secs_f64() / l.as_secs_f64()
+    );
+    let ((sw, sc), (lw, lc)) = (rt.block_on(strata_conns(muxer, connections)), rt.block_on(rust_conns(muxer, connections)));
+    let rate = |wall: Duration| connections as f64 / wall.as_secs_f64();
+    let per = |cpu: Duration| cpu.as_secs_f64() * 1e6 / connections as f64;
+    println!("  {connections} connections into one listener, {IN_FLIGHT} dials in flight:");
+    println!(
+        "    strata {:.0}/s, {:.0} µs CPU each (both ends) | rust-libp2p {:.0}/s, {:.0} µs CPU each | ratio {:.2}x the rate",
+        rate(sw),
+        per(sc),
+        rate(lw),
+        per(lc),
+        lw.as_secs_f64() / sw.as_secs_f64()
     );
     drop(rt);
 
