@@ -352,7 +352,8 @@ fn report(muxer: Muxer, bytes: usize, dials: usize, connections: usize) {
         l.as_secs_f64() * 1e6,
         s.as_secs_f64() / l.as_secs_f64()
     );
-    let ((sw, sc), (lw, lc)) = (rt.block_on(strata_conns(muxer, connections)), rt.block_on(rust_conns(muxer, connections)));
+    let ((sw, sc), (lw, lc)) =
+        (rt.block_on(strata_conns(muxer, connections)), rt.block_on(rust_conns(muxer, connections)));
     let rate = |wall: Duration| connections as f64 / wall.as_secs_f64();
     let per = |cpu: Duration| cpu.as_secs_f64() * 1e6 / connections as f64;
     println!("  {connections} connections into one listener, {IN_FLIGHT} dials in flight:");
