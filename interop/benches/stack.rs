@@ -9,13 +9,17 @@
 //! - dial: the time from a dial to a usable connection, over sequential
 //!   dials to one listener on loopback;
 //! - connections per second: 1000 new connections into one listener, 64
-//!   dials in flight, and the CPU each costs (both ends, one process);
+//!   dials in flight, the listener and the dialer on a one-thread runtime
+//!   each, and the CPU each side spends per connection (read from its own
+//!   thread);
 //! - memory: the RSS of 1000 idle connections (both ends in one process),
 //!   per connection. Each memory run is a child process of its own, so that
 //!   one stack's freed memory cannot flatter the other.
 //!
 //! Run: `cargo bench -p strata-interop --bench stack` (`-- <MiB> <dials>
-//! <connections>` to change the sizes, `--muxer yamux|mplex` for one).
+//! <connections>` to change the sizes, `--muxer yamux|mplex` for one;
+//! `-- --strata-conns yamux 3000` runs strata's connections-per-second part
+//! alone, to profile). Figures and the machine: `benches/README.md`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark fails loudly
 #![allow(clippy::cast_precision_loss)] // counts as f64 for rates
@@ -30,7 +34,10 @@ use libp2p::StreamProtocol;
 use strata::{Keypair, Multiaddr, Muxers};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::rust_peer::TheirMuxer;
+use crate::{rust_peer::TheirMuxer, side::Side};
+
+#[path = "stack/side.rs"]
+mod side;
 
 /// The muxer a run measures, on both stacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,18 +97,24 @@ fn median(mut values: Vec<Duration>) -> Duration {
 
 // ----- strata -----
 
-async fn strata_pair(muxer: Muxer) -> (strata::Host, strata::Host, Multiaddr) {
-    // One client dials the server many times from 127.0.0.1: lift the
-    // admission limits meant for many peers (per peer, per address, the
-    // inbound share), as rust-libp2p has none of them by default.
-    let config = strata::host::Config::default()
+/// A host config for one client dialing one server many times from
+/// 127.0.0.1: the admission limits meant for many peers (per peer, per
+/// address, the inbound share) lifted, as rust-libp2p has none of them by
+/// default.
+fn bench_config() -> strata::host::Config {
+    strata::host::Config::default()
         .with_max_connections(100_000)
         .with_max_inbound_connections(100_000)
         .with_max_connections_per_peer(100_000)
         .with_max_pending_upgrades_per_ip(1024, 1024)
-        .with_accept_rate_per_ip(1_000_000);
+        .with_accept_rate_per_ip(1_000_000)
+}
+
+/// A listening host with the sink protocol (its tasks run on the runtime
+/// this is called on).
+async fn strata_server(muxer: Muxer) -> (strata::Host, Multiaddr) {
     let server = strata::builder_with(&Keypair::generate_ed25519(), muxer.ours())
-        .config(config.clone())
+        .config(bench_config())
         .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
         .build()
         .await
@@ -115,9 +128,17 @@ async fn strata_pair(muxer: Muxer) -> (strata::Host, strata::Host, Multiaddr) {
             stream.shutdown().await
         })
         .unwrap();
-    let client = strata::builder_with(&Keypair::generate_ed25519(), muxer.ours()).config(config).build().await.unwrap();
     let addr = server.listen_addrs()[0].clone();
-    (server, client, addr)
+    (server, addr)
+}
+
+async fn strata_client(muxer: Muxer) -> strata::Host {
+    strata::builder_with(&Keypair::generate_ed25519(), muxer.ours()).config(bench_config()).build().await.unwrap()
+}
+
+async fn strata_pair(muxer: Muxer) -> (strata::Host, strata::Host, Multiaddr) {
+    let (server, addr) = strata_server(muxer).await;
+    (server, strata_client(muxer).await, addr)
 }
 
 async fn strata_throughput(muxer: Muxer, bytes: usize, streams: usize) -> (Duration, Duration) {
@@ -164,19 +185,38 @@ async fn strata_dials(muxer: Muxer, count: usize) -> Duration {
     median(times)
 }
 
-/// `n` new connections into one listener, `IN_FLIGHT` dials at a time:
-/// the wall time and the CPU time of the process (both ends).
-async fn strata_conns(muxer: Muxer, n: usize) -> (Duration, Duration) {
+/// The outcome of a connections-per-second run.
+struct Conns {
+    wall: Duration,
+    listener_cpu: Duration,
+    dialer_cpu: Duration,
+}
+
+/// `n` new connections into one listener, `IN_FLIGHT` dials at a time,
+/// listener and dialer on a core each (a one-thread runtime each).
+fn strata_conns(muxer: Muxer, n: usize) -> Conns {
     use futures::StreamExt as _;
 
-    let (server, client, addr) = strata_pair(muxer).await;
-    let (cpu0, wall0) = (cpu_time(), Instant::now());
-    let dials = futures::stream::iter(0..n).map(|_| client.dial(addr.clone())).buffer_unordered(IN_FLIGHT);
-    let established = dials.filter(|outcome| std::future::ready(outcome.is_ok())).count().await;
-    let result = (wall0.elapsed(), cpu_time().saturating_sub(cpu0));
+    let (listener, dialer) = (Side::new(), Side::new());
+    let (server, addr) = listener.runtime.block_on(strata_server(muxer));
+    let client = dialer.runtime.block_on(strata_client(muxer));
+    let (listener0, dialer0, wall0) = (listener.cpu_time(), dialer.cpu_time(), Instant::now());
+    let dialing = client.clone();
+    let established = dialer
+        .runtime
+        .block_on(dialer.runtime.spawn(async move {
+            let dials = futures::stream::iter(0..n).map(|_| dialing.dial(addr.clone())).buffer_unordered(IN_FLIGHT);
+            dials.filter(|outcome| std::future::ready(outcome.is_ok())).count().await
+        }))
+        .unwrap();
+    let result = Conns {
+        wall: wall0.elapsed(),
+        listener_cpu: listener.cpu_time().saturating_sub(listener0),
+        dialer_cpu: dialer.cpu_time().saturating_sub(dialer0),
+    };
     assert_eq!(established, n, "every connection established");
-    client.shutdown().await;
-    server.shutdown().await;
+    dialer.runtime.block_on(client.shutdown());
+    listener.runtime.block_on(server.shutdown());
     result
 }
 
@@ -261,22 +301,40 @@ async fn rust_dials(muxer: Muxer, count: usize) -> Duration {
     median(times)
 }
 
-async fn rust_conns(muxer: Muxer, n: usize) -> (Duration, Duration) {
-    let (_server, mut client, addr) = rust_pair(muxer).await;
-    let (cpu0, wall0) = (cpu_time(), Instant::now());
-    let mut started = 0;
-    while started < IN_FLIGHT.min(n) {
-        client.dial(addr.clone());
-        started += 1;
-    }
-    for _ in 0..n {
-        tokio::time::timeout(Duration::from_secs(30), client.established.recv()).await.unwrap().unwrap();
-        if started < n {
-            client.dial(addr.clone());
-            started += 1;
-        }
-    }
-    (wall0.elapsed(), cpu_time().saturating_sub(cpu0))
+fn rust_conns(muxer: Muxer, n: usize) -> Conns {
+    let (listener, dialer) = (Side::new(), Side::new());
+    let (server, addr) = listener.runtime.block_on(async {
+        let mut server = RustPeer::with_muxer(true, muxer.theirs());
+        let addr = server.listening.recv().await.unwrap();
+        (server, addr)
+    });
+    let mut client = dialer.runtime.block_on(async { RustPeer::with_muxer(false, muxer.theirs()) });
+    let (listener0, dialer0, wall0) = (listener.cpu_time(), dialer.cpu_time(), Instant::now());
+    client = dialer
+        .runtime
+        .block_on(dialer.runtime.spawn(async move {
+            let mut started = 0;
+            while started < IN_FLIGHT.min(n) {
+                client.dial(addr.clone());
+                started += 1;
+            }
+            for _ in 0..n {
+                tokio::time::timeout(Duration::from_secs(30), client.established.recv()).await.unwrap().unwrap();
+                if started < n {
+                    client.dial(addr.clone());
+                    started += 1;
+                }
+            }
+            client
+        }))
+        .unwrap();
+    let result = Conns {
+        wall: wall0.elapsed(),
+        listener_cpu: listener.cpu_time().saturating_sub(listener0),
+        dialer_cpu: dialer.cpu_time().saturating_sub(dialer0),
+    };
+    drop((client, server));
+    result
 }
 
 async fn rust_idle(muxer: Muxer, connections: usize) -> u64 {
@@ -352,20 +410,26 @@ fn report(muxer: Muxer, bytes: usize, dials: usize, connections: usize) {
         l.as_secs_f64() * 1e6,
         s.as_secs_f64() / l.as_secs_f64()
     );
-    let ((sw, sc), (lw, lc)) =
-        (rt.block_on(strata_conns(muxer, connections)), rt.block_on(rust_conns(muxer, connections)));
-    let rate = |wall: Duration| connections as f64 / wall.as_secs_f64();
-    let per = |cpu: Duration| cpu.as_secs_f64() * 1e6 / connections as f64;
-    println!("  {connections} connections into one listener, {IN_FLIGHT} dials in flight:");
-    println!(
-        "    strata {:.0}/s, {:.0} µs CPU each (both ends) | rust-libp2p {:.0}/s, {:.0} µs CPU each | ratio {:.2}x the rate",
-        rate(sw),
-        per(sc),
-        rate(lw),
-        per(lc),
-        lw.as_secs_f64() / sw.as_secs_f64()
-    );
     drop(rt);
+    let (ours, theirs) = (strata_conns(muxer, connections), rust_conns(muxer, connections));
+    let rate = |c: &Conns| connections as f64 / c.wall.as_secs_f64();
+    let per = |cpu: Duration| cpu.as_secs_f64() * 1e6 / connections as f64;
+    println!(
+        "  {connections} connections into one listener, {IN_FLIGHT} dials in flight, listener and dialer a core each:"
+    );
+    for (name, c) in [("strata", &ours), ("rust-libp2p", &theirs)] {
+        println!(
+            "    {name:<11} {:5.0}/s, CPU per connection: listener {:4.0} µs, dialer {:4.0} µs",
+            rate(c),
+            per(c.listener_cpu),
+            per(c.dialer_cpu)
+        );
+    }
+    println!(
+        "    ratio strata/rust-libp2p: {:.2}x the rate, {:.2}x the listener's CPU per connection",
+        rate(&ours) / rate(&theirs),
+        ours.listener_cpu.as_secs_f64() / theirs.listener_cpu.as_secs_f64()
+    );
 
     let s = idle_in_child("strata", muxer, connections);
     let l = idle_in_child("rust-libp2p", muxer, connections);
@@ -388,6 +452,20 @@ fn main() {
             if stack == "strata" { strata_idle(muxer, connections).await } else { rust_idle(muxer, connections).await }
         });
         println!("{kib}");
+        return;
+    }
+    if let [flag, muxer, connections] = args.as_slice()
+        && flag == "--strata-conns"
+    {
+        let (muxer, connections) = (Muxer::parse(muxer), connections.parse().unwrap());
+        let c = strata_conns(muxer, connections);
+        let per = |cpu: Duration| cpu.as_secs_f64() * 1e6 / connections as f64;
+        println!(
+            "{:.0}/s, listener {:.0} µs, dialer {:.0} µs CPU per connection",
+            connections as f64 / c.wall.as_secs_f64(),
+            per(c.listener_cpu),
+            per(c.dialer_cpu)
+        );
         return;
     }
     let muxers = match args.iter().position(|a| a == "--muxer").and_then(|i| args.get(i + 1)) {
