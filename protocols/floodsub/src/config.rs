@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use strata_pubsub::{MessageIdFn, SignaturePolicy};
+use strata_pubsub::{MessageIdFn, ServiceConfig, SignaturePolicy};
 
 /// Configuration of [`crate::Floodsub`].
 #[derive(Clone, Debug)]
@@ -44,6 +44,21 @@ impl Default for Config {
 }
 
 impl Config {
+    /// What the shared service needs of it.
+    pub(crate) fn service(&self) -> ServiceConfig {
+        ServiceConfig {
+            protocols: &[crate::PROTOCOL],
+            policy: self.policy,
+            max_message_len: self.max_message_len,
+            max_rpc_len: self.max_rpc_len,
+            subscriber_capacity: self.subscriber_capacity,
+            peer_queue: self.peer_queue,
+            send_timeout: self.send_timeout,
+            max_inbound_streams_per_peer: self.max_inbound_streams_per_peer,
+            heartbeat: None,
+        }
+    }
+
     /// The signature policy. Default: [`SignaturePolicy::StrictSign`].
     #[must_use]
     pub fn with_signature_policy(mut self, policy: SignaturePolicy) -> Self {

@@ -5,7 +5,8 @@ mod router;
 mod service;
 
 pub use config::Config;
-pub use service::{Error, Event, Floodsub};
+pub use service::Floodsub;
+pub use strata_pubsub::{Event, service::Error};
 pub use strata_pubsub::{Message, MessageError, MessageId, MessageIdFn, SignaturePolicy, Subscription};
 
 /// The protocol id.

@@ -22,21 +22,10 @@ use std::{
 
 use strata_core::PeerId;
 use strata_pubsub::{
-    Message, MessageIdFn, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange, message, rpc::SubOpts,
+    Action, Event, Message, MessageIdFn, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange, message, rpc::SubOpts,
 };
 
-use crate::{Config, Event};
-
-/// What the service must do.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Action {
-    /// Send an encoded RPC to a peer.
-    Send { peer: PeerId, rpc: Vec<u8> },
-    /// Hand a message to the local subscribers of its topics.
-    Deliver(Message),
-    /// Report to event subscribers.
-    Report(Event),
-}
+use crate::Config;
 
 /// A peer broke a rule: it loses the stream it did it on (the actions
 /// taken before the breach stand).
@@ -59,7 +48,7 @@ struct Budget {
 }
 
 #[derive(Debug)]
-pub(crate) struct Router {
+pub(crate) struct FloodRouter {
     config: Config,
     message_id: MessageIdFn,
     /// Topics someone here is subscribed to.
@@ -73,7 +62,7 @@ pub(crate) struct Router {
     budgets: HashMap<PeerId, Budget>,
 }
 
-impl Router {
+impl FloodRouter {
     pub(crate) fn new(config: Config) -> Self {
         let seen = SeenCache::new(config.seen_ttl, config.seen_capacity, config.seen_max_bytes);
         let peers = PeerTopics::new(config.max_topics_per_peer);
@@ -88,48 +77,6 @@ impl Router {
         }
     }
 
-    /// A peer connected: tell it our subscriptions (once, however many
-    /// connections it has).
-    pub(crate) fn peer_connected(&mut self, peer: PeerId) -> Vec<Action> {
-        self.peers.add_peer(peer);
-        if !self.announced.insert(peer) || self.local.is_empty() {
-            return Vec::new();
-        }
-        let rpc = Rpc::subscriptions(self.local.iter().map(|topic| (topic.as_str(), true))).encode();
-        vec![Action::Send { peer, rpc }]
-    }
-
-    /// A peer's last connection closed: forget its subscriptions.
-    pub(crate) fn peer_disconnected(&mut self, peer: PeerId) -> Vec<Action> {
-        self.announced.remove(&peer);
-        self.budgets.remove(&peer);
-        let topics = self.peers.remove_peer(peer);
-        topics.into_iter().map(|topic| Action::Report(Event::Unsubscribed { peer, topic })).collect()
-    }
-
-    /// The first local subscription to `topic` started (`true`) or the
-    /// last ended: tell every peer.
-    pub(crate) fn set_local(&mut self, topic: &str, subscribed: bool) -> Vec<Action> {
-        let changed = if subscribed { self.local.insert(topic.to_owned()) } else { self.local.remove(topic) };
-        if !changed {
-            return Vec::new();
-        }
-        let rpc = Rpc::subscriptions([(topic, subscribed)]).encode();
-        let mut peers: Vec<PeerId> = self.peers.peers().collect();
-        peers.sort();
-        peers.into_iter().map(|peer| Action::Send { peer, rpc: rpc.clone() }).collect()
-    }
-
-    /// The peers subscribed to `topic`.
-    pub(crate) fn peers_of(&self, topic: &str) -> Vec<PeerId> {
-        self.peers.peers_of(topic)
-    }
-
-    /// How many peers the router tracks.
-    pub(crate) fn peer_count(&self) -> usize {
-        self.peers.len().max(self.announced.len()).max(self.budgets.len())
-    }
-
     /// Sends a message to every peer subscribed to any of `topics`, except
     /// `skip`.
     fn flood(&self, raw: Vec<u8>, topics: &[String], skip: &[PeerId]) -> Vec<Action> {
@@ -141,42 +88,6 @@ impl Router {
             .collect();
         targets.sort();
         targets.into_iter().map(|peer| Action::Send { peer, rpc: rpc.clone() }).collect()
-    }
-
-    /// A message we publish (`raw` on the wire, `message` decoded).
-    pub(crate) fn publish(&mut self, raw: Vec<u8>, message: &Message, local: PeerId, now: Instant) -> Vec<Action> {
-        self.seen.insert(self.message_id.id(message), now);
-        self.flood(raw, &message.topics, &[local])
-    }
-
-    /// An RPC from `from`. On a violation, the actions of what came before
-    /// it in the RPC are returned with it.
-    pub(crate) fn receive(&mut self, from: PeerId, bytes: &[u8], now: Instant) -> (Vec<Action>, Option<Violation>) {
-        let Ok(rpc) = Rpc::decode(bytes) else { return (Vec::new(), Some(Violation::Malformed)) };
-        let mut actions = Vec::new();
-        if let Err(violation) = self.subscriptions(from, rpc.subscriptions, &mut actions) {
-            return (actions, Some(violation));
-        }
-        if !rpc.publish.is_empty() && !self.spend(from, rpc.publish.len(), now) {
-            return (actions, Some(Violation::OverBudget(self.config.max_messages_per_sec)));
-        }
-        for raw in rpc.publish {
-            match message::receive(self.config.policy, self.config.max_message_len, &raw) {
-                Ok(message) => {
-                    if !self.seen.insert(self.message_id.id(&message), now) {
-                        continue;
-                    }
-                    let mut skip = vec![from];
-                    skip.extend(message.source);
-                    actions.extend(self.flood(raw, &message.topics, &skip));
-                    if message.topics.iter().any(|topic| self.local.contains(topic)) {
-                        actions.push(Action::Deliver(message));
-                    }
-                }
-                Err(error) => tracing::debug!(%from, %error, "floodsub: dropping a message"),
-            }
-        }
-        (actions, None)
     }
 
     /// Takes `count` messages from `peer`'s budget; `false` if it has not
@@ -223,12 +134,96 @@ impl Router {
     }
 }
 
+impl strata_pubsub::Router for FloodRouter {
+    type Violation = Violation;
+
+    /// A peer connected: tell it our subscriptions (once, however many
+    /// connections it has).
+    fn peer_connected(&mut self, peer: PeerId, _now: Instant) -> Vec<Action> {
+        self.peers.add_peer(peer);
+        if !self.announced.insert(peer) || self.local.is_empty() {
+            return Vec::new();
+        }
+        let rpc = Rpc::subscriptions(self.local.iter().map(|topic| (topic.as_str(), true))).encode();
+        vec![Action::Send { peer, rpc }]
+    }
+
+    /// A peer's last connection closed: forget its subscriptions.
+    fn peer_disconnected(&mut self, peer: PeerId) -> Vec<Action> {
+        self.announced.remove(&peer);
+        self.budgets.remove(&peer);
+        let topics = self.peers.remove_peer(peer);
+        topics.into_iter().map(|topic| Action::Report(Event::Unsubscribed { peer, topic })).collect()
+    }
+
+    /// The first local subscription to `topic` started (`true`) or the
+    /// last ended: tell every peer.
+    fn set_local(&mut self, topic: &str, subscribed: bool, _now: Instant) -> Vec<Action> {
+        let changed = if subscribed { self.local.insert(topic.to_owned()) } else { self.local.remove(topic) };
+        if !changed {
+            return Vec::new();
+        }
+        let rpc = Rpc::subscriptions([(topic, subscribed)]).encode();
+        let mut peers: Vec<PeerId> = self.peers.peers().collect();
+        peers.sort();
+        peers.into_iter().map(|peer| Action::Send { peer, rpc: rpc.clone() }).collect()
+    }
+
+    /// The peers subscribed to `topic`.
+    fn peers_of(&self, topic: &str) -> Vec<PeerId> {
+        self.peers.peers_of(topic)
+    }
+
+    /// How many peers the router tracks.
+    fn peer_count(&self) -> usize {
+        self.peers.len().max(self.announced.len()).max(self.budgets.len())
+    }
+
+    /// A message we publish (`raw` on the wire, `message` decoded).
+    fn publish(&mut self, raw: Vec<u8>, message: &Message, local: PeerId, now: Instant) -> Vec<Action> {
+        self.seen.insert(self.message_id.id(message), now);
+        self.flood(raw, &message.topics, &[local])
+    }
+
+    /// An RPC from `from`. On a violation, the actions of what came before
+    /// it in the RPC are returned with it.
+    fn receive(&mut self, from: PeerId, bytes: &[u8], now: Instant) -> (Vec<Action>, Option<Violation>) {
+        let Ok(rpc) = Rpc::decode(bytes) else { return (Vec::new(), Some(Violation::Malformed)) };
+        let mut actions = Vec::new();
+        if let Err(violation) = self.subscriptions(from, rpc.subscriptions, &mut actions) {
+            return (actions, Some(violation));
+        }
+        if !rpc.publish.is_empty() && !self.spend(from, rpc.publish.len(), now) {
+            return (actions, Some(Violation::OverBudget(self.config.max_messages_per_sec)));
+        }
+        for raw in rpc.publish {
+            match message::receive(self.config.policy, self.config.max_message_len, &raw) {
+                Ok(message) => {
+                    if !self.seen.insert(self.message_id.id(&message), now) {
+                        continue;
+                    }
+                    let mut skip = vec![from];
+                    skip.extend(message.source);
+                    actions.extend(self.flood(raw, &message.topics, &skip));
+                    if message.topics.iter().any(|topic| self.local.contains(topic)) {
+                        actions.push(Action::Deliver(message));
+                    }
+                }
+                Err(error) => tracing::debug!(%from, %error, "floodsub: dropping a message"),
+            }
+        }
+        (actions, None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use strata_core::Keypair;
     use strata_pubsub::SignaturePolicy;
+
+    use strata_pubsub::Router as _;
 
     use super::*;
 
@@ -242,16 +237,16 @@ mod tests {
 
     #[test]
     fn a_message_is_delivered_and_flooded_once_except_to_sender_and_author() {
-        let mut router = Router::new(Config::default());
+        let mut router = FloodRouter::new(Config::default());
         let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
         let author = Keypair::ed25519_from_secret([3; 32]);
         let now = Instant::now();
         for peer in [a, b, c, author.peer_id()] {
-            router.peer_connected(peer);
+            router.peer_connected(peer, now);
             assert!(router.receive(peer, &subscribe(&["t"]), now).1.is_none());
         }
-        router.set_local("t", true);
-        assert!(router.peer_connected(a).is_empty(), "announced once");
+        router.set_local("t", true, now);
+        assert!(router.peer_connected(a, now).is_empty(), "announced once");
         let (raw, _) =
             message::publish(SignaturePolicy::StrictSign, author.peer_id(), |m| author.sign(m), 1, "t", b"x");
         let (actions, violation) = router.receive(a, &rpc_of(raw.clone()), now);
@@ -269,17 +264,18 @@ mod tests {
 
     #[test]
     fn a_peer_heard_from_before_its_connection_event_is_still_announced_to() {
-        let mut router = Router::new(Config::default());
-        router.set_local("t", true);
+        let mut router = FloodRouter::new(Config::default());
+        let now = Instant::now();
+        router.set_local("t", true, now);
         let peer = PeerId::random();
-        assert!(router.receive(peer, &subscribe(&["t"]), Instant::now()).1.is_none());
-        let announced = router.peer_connected(peer);
+        assert!(router.receive(peer, &subscribe(&["t"]), now).1.is_none());
+        let announced = router.peer_connected(peer, now);
         assert_eq!(announced, [Action::Send { peer, rpc: subscribe(&["t"]) }]);
     }
 
     #[test]
     fn too_many_topics_reports_what_was_applied() {
-        let mut router = Router::new(Config::default().with_max_topics_per_peer(2));
+        let mut router = FloodRouter::new(Config::default().with_max_topics_per_peer(2));
         let peer = PeerId::random();
         let (actions, violation) = router.receive(peer, &subscribe(&["a", "b", "c"]), Instant::now());
         assert!(matches!(violation, Some(Violation::TooManyTopics(_))));
@@ -289,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_peer_past_its_message_budget_is_cut_until_it_refills() {
-        let mut router = Router::new(Config::default().with_max_messages_per_sec(10));
+        let mut router = FloodRouter::new(Config::default().with_max_messages_per_sec(10));
         let (peer, now) = (PeerId::random(), Instant::now());
         let author = Keypair::ed25519_from_secret([4; 32]);
         let rpc = |n: u64| {
@@ -309,7 +305,7 @@ mod tests {
 
     #[test]
     fn arbitrary_rpcs_never_panic() {
-        let mut router = Router::new(Config::default().with_max_topics_per_peer(8));
+        let mut router = FloodRouter::new(Config::default().with_max_topics_per_peer(8));
         let (peer, now) = (PeerId::random(), Instant::now());
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for len in 0..3000 {

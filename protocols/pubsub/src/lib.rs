@@ -3,6 +3,7 @@
 pub mod message;
 pub mod rpc;
 pub mod seen;
+pub mod service;
 pub mod signing;
 pub mod topics;
 pub mod writer;
@@ -10,6 +11,7 @@ pub mod writer;
 pub use message::{MAX_SEQNO_LEN, Message, MessageError, MessageId, MessageIdFn};
 pub use rpc::Rpc;
 pub use seen::SeenCache;
+pub use service::{Action, Event, Router, Service, ServiceConfig};
 pub use signing::{SignatureError, SignaturePolicy};
 pub use topics::{PeerTopics, Subscribers, Subscription, TooManyTopics, TopicChange};
 pub use writer::{SendError, StreamStyle, WriterConfig, Writers};
