@@ -3,6 +3,7 @@
 pub use strata_core as core;
 pub use strata_core::{Endpoint, Keypair, Multiaddr, PeerId, PublicKey, multiaddr, multistream};
 pub use strata_floodsub as floodsub;
+pub use strata_gossipsub as gossipsub;
 pub use strata_host as host;
 pub use strata_host::{ConnectionEvent, ConnectionId, Event, Host, Protocol, Stream, WeakHost};
 pub use strata_identify as identify;

@@ -16,13 +16,14 @@
 //! is `strata-pubsub`'s; this file is only the flooding.
 
 use std::{
-    collections::{BTreeSet, HashMap, HashSet},
+    collections::{BTreeSet, HashSet},
     time::Instant,
 };
 
 use strata_core::PeerId;
 use strata_pubsub::{
-    Action, Event, Message, MessageIdFn, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange, message, rpc::SubOpts,
+    Action, Budgets, Event, Message, MessageIdFn, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange, message,
+    rpc::SubOpts,
 };
 
 use crate::Config;
@@ -39,14 +40,6 @@ pub(crate) enum Violation {
     OverBudget(u32),
 }
 
-/// A peer's message budget: a token bucket refilled at the configured
-/// rate (each message costs a decode and a signature check).
-#[derive(Debug)]
-struct Budget {
-    tokens: f64,
-    at: Instant,
-}
-
 #[derive(Debug)]
 pub(crate) struct FloodRouter {
     config: Config,
@@ -59,13 +52,14 @@ pub(crate) struct FloodRouter {
     announced: HashSet<PeerId>,
     peers: PeerTopics,
     seen: SeenCache,
-    budgets: HashMap<PeerId, Budget>,
+    budgets: Budgets,
 }
 
 impl FloodRouter {
     pub(crate) fn new(config: Config) -> Self {
         let seen = SeenCache::new(config.seen_ttl, config.seen_capacity, config.seen_max_bytes);
         let peers = PeerTopics::new(config.max_topics_per_peer);
+        let budgets = Budgets::new(config.max_messages_per_sec);
         Self {
             message_id: config.message_id.clone(),
             config,
@@ -73,7 +67,7 @@ impl FloodRouter {
             announced: HashSet::new(),
             peers,
             seen,
-            budgets: HashMap::new(),
+            budgets,
         }
     }
 
@@ -88,22 +82,6 @@ impl FloodRouter {
             .collect();
         targets.sort();
         targets.into_iter().map(|peer| Action::Send { peer, rpc: rpc.clone() }).collect()
-    }
-
-    /// Takes `count` messages from `peer`'s budget; `false` if it has not
-    /// that many left (nothing is taken then).
-    fn spend(&mut self, peer: PeerId, count: usize, now: Instant) -> bool {
-        let rate = f64::from(self.config.max_messages_per_sec);
-        let burst = 2.0 * rate;
-        let budget = self.budgets.entry(peer).or_insert(Budget { tokens: burst, at: now });
-        budget.tokens = (budget.tokens + now.saturating_duration_since(budget.at).as_secs_f64() * rate).min(burst);
-        budget.at = now;
-        let cost = f64::from(u32::try_from(count).unwrap_or(u32::MAX));
-        if budget.tokens < cost {
-            return false;
-        }
-        budget.tokens -= cost;
-        true
     }
 
     fn subscriptions(
@@ -151,7 +129,7 @@ impl strata_pubsub::Router for FloodRouter {
     /// A peer's last connection closed: forget its subscriptions.
     fn peer_disconnected(&mut self, peer: PeerId) -> Vec<Action> {
         self.announced.remove(&peer);
-        self.budgets.remove(&peer);
+        self.budgets.remove(peer);
         let topics = self.peers.remove_peer(peer);
         topics.into_iter().map(|topic| Action::Report(Event::Unsubscribed { peer, topic })).collect()
     }
@@ -193,8 +171,8 @@ impl strata_pubsub::Router for FloodRouter {
         if let Err(violation) = self.subscriptions(from, rpc.subscriptions, &mut actions) {
             return (actions, Some(violation));
         }
-        if !rpc.publish.is_empty() && !self.spend(from, rpc.publish.len(), now) {
-            return (actions, Some(Violation::OverBudget(self.config.max_messages_per_sec)));
+        if !rpc.publish.is_empty() && !self.budgets.spend(from, rpc.publish.len(), now) {
+            return (actions, Some(Violation::OverBudget(self.budgets.per_sec())));
         }
         for raw in rpc.publish {
             match message::receive(self.config.policy, self.config.max_message_len, &raw) {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod budget;
 pub mod message;
 pub mod rpc;
 pub mod seen;
@@ -8,6 +9,7 @@ pub mod signing;
 pub mod topics;
 pub mod writer;
 
+pub use budget::Budgets;
 pub use message::{MAX_SEQNO_LEN, Message, MessageError, MessageId, MessageIdFn};
 pub use rpc::Rpc;
 pub use seen::SeenCache;

@@ -1,0 +1,226 @@
+//! `gossipsub::Config`: the spec's parameters (`libp2p-gossipsub-v1.0.md`
+//! "Parameters", `-v1.1.md` "Overview of New Parameters", `-v1.2.md`) with
+//! their defaults, and the limits a hostile peer meets.
+
+use std::time::Duration;
+
+use strata_pubsub::{MessageIdFn, ServiceConfig, SignaturePolicy};
+
+use crate::PROTOCOLS;
+
+/// Configuration of [`crate::Gossipsub`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) mesh: MeshParams,
+    pub(crate) heartbeat: Duration,
+    pub(crate) fanout_ttl: Duration,
+    pub(crate) mcache_len: usize,
+    pub(crate) mcache_gossip: usize,
+    pub(crate) seen_ttl: Duration,
+    pub(crate) seen_capacity: usize,
+    pub(crate) seen_max_bytes: usize,
+    pub(crate) prune_backoff: Duration,
+    pub(crate) flood_publish: bool,
+    pub(crate) max_ihave_length: usize,
+    pub(crate) max_ihave_messages: usize,
+    pub(crate) gossip_retransmission: u32,
+    pub(crate) idontwant_threshold: usize,
+    pub(crate) max_idontwant_ids: usize,
+    pub(crate) max_control_items: usize,
+    pub(crate) policy: SignaturePolicy,
+    pub(crate) message_id: MessageIdFn,
+    pub(crate) max_message_len: usize,
+    pub(crate) max_rpc_len: usize,
+    pub(crate) max_topics_per_peer: usize,
+    pub(crate) max_messages_per_sec: u32,
+    pub(crate) subscriber_capacity: usize,
+    pub(crate) peer_queue: usize,
+    pub(crate) send_timeout: Duration,
+    pub(crate) max_inbound_streams_per_peer: usize,
+    pub(crate) seed: Option<u64>,
+}
+
+/// The mesh degree parameters: `D` and its bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MeshParams {
+    /// `D`: the mesh size aimed at.
+    pub d: usize,
+    /// `D_lo`: below it the heartbeat grafts up to `D`.
+    pub d_lo: usize,
+    /// `D_hi`: above it the heartbeat prunes down to `D`.
+    pub d_hi: usize,
+    /// `D_lazy`: how many peers outside the mesh get gossip (at least).
+    pub d_lazy: usize,
+}
+
+impl Default for MeshParams {
+    /// The spec's: 6, 4, 12, 6 (rust-libp2p uses `D_lo` 5; go 4).
+    fn default() -> Self {
+        Self { d: 6, d_lo: 4, d_hi: 12, d_lazy: 6 }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mesh: MeshParams::default(),
+            heartbeat: Duration::from_secs(1),
+            fanout_ttl: Duration::from_mins(1),
+            mcache_len: 5,
+            mcache_gossip: 3,
+            seen_ttl: Duration::from_mins(2),
+            seen_capacity: 100_000,
+            seen_max_bytes: 16 << 20,
+            prune_backoff: Duration::from_mins(1),
+            flood_publish: true,
+            max_ihave_length: 5000,
+            max_ihave_messages: 10,
+            gossip_retransmission: 3,
+            idontwant_threshold: 1000,
+            max_idontwant_ids: 5000,
+            max_control_items: 5000,
+            policy: SignaturePolicy::StrictSign,
+            message_id: MessageIdFn::default(),
+            max_message_len: 1 << 20,
+            max_rpc_len: (1 << 20) + 64 * 1024,
+            max_topics_per_peer: 1024,
+            max_messages_per_sec: 5000,
+            subscriber_capacity: 256,
+            peer_queue: 256,
+            send_timeout: Duration::from_secs(10),
+            max_inbound_streams_per_peer: 32,
+            seed: None,
+        }
+    }
+}
+
+impl Config {
+    /// What the shared service needs of it.
+    pub(crate) fn service(&self) -> ServiceConfig {
+        ServiceConfig {
+            protocols: PROTOCOLS,
+            policy: self.policy,
+            max_message_len: self.max_message_len,
+            max_rpc_len: self.max_rpc_len,
+            subscriber_capacity: self.subscriber_capacity,
+            peer_queue: self.peer_queue,
+            send_timeout: self.send_timeout,
+            max_inbound_streams_per_peer: self.max_inbound_streams_per_peer,
+            heartbeat: Some(self.heartbeat),
+        }
+    }
+
+    /// The mesh degree. Default: [`MeshParams::default`]. `D_lo ≤ D ≤
+    /// D_hi` is kept by raising the bounds where needed.
+    #[must_use]
+    pub fn with_mesh(mut self, mut mesh: MeshParams) -> Self {
+        mesh.d = mesh.d.max(1);
+        mesh.d_lo = mesh.d_lo.min(mesh.d);
+        mesh.d_hi = mesh.d_hi.max(mesh.d);
+        self.mesh = mesh;
+        self
+    }
+
+    /// Time between heartbeats (mesh upkeep, gossip, cache shift).
+    /// Default: 1 s.
+    #[must_use]
+    pub fn with_heartbeat(mut self, interval: Duration) -> Self {
+        self.heartbeat = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long the fanout of a topic we publish to without subscribing is
+    /// kept after the last publish. Default: 60 s.
+    #[must_use]
+    pub fn with_fanout_ttl(mut self, ttl: Duration) -> Self {
+        self.fanout_ttl = ttl;
+        self
+    }
+
+    /// The message cache: `len` heartbeats of history, the newest `gossip`
+    /// of them advertised in IHAVE. Default: 5 and 3.
+    #[must_use]
+    pub fn with_history(mut self, len: usize, gossip: usize) -> Self {
+        self.mcache_len = len.max(1);
+        self.mcache_gossip = gossip.clamp(1, self.mcache_len);
+        self
+    }
+
+    /// How long a message id is remembered to suppress duplicates.
+    /// Default: 2 minutes.
+    #[must_use]
+    pub fn with_seen_ttl(mut self, ttl: Duration) -> Self {
+        self.seen_ttl = ttl;
+        self
+    }
+
+    /// How long a pruned peer must wait before it may GRAFT again, sent in
+    /// our PRUNEs and kept for theirs when they send none. Default: 60 s.
+    #[must_use]
+    pub fn with_prune_backoff(mut self, backoff: Duration) -> Self {
+        self.prune_backoff = backoff;
+        self
+    }
+
+    /// Whether our own messages go to every subscribed peer rather than
+    /// only the mesh (v1.1 flood publishing). Default: on.
+    #[must_use]
+    pub fn with_flood_publish(mut self, on: bool) -> Self {
+        self.flood_publish = on;
+        self
+    }
+
+    /// Messages of at least this many bytes make us send IDONTWANT to the
+    /// mesh before forwarding (v1.2). Default: 1000 (rust-libp2p's).
+    #[must_use]
+    pub fn with_idontwant_threshold(mut self, bytes: usize) -> Self {
+        self.idontwant_threshold = bytes;
+        self
+    }
+
+    /// The signature policy. Default: [`SignaturePolicy::StrictSign`].
+    #[must_use]
+    pub fn with_signature_policy(mut self, policy: SignaturePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How a message's id is computed. Default: `from ‖ seqno`.
+    #[must_use]
+    pub fn with_message_id(mut self, rule: MessageIdFn) -> Self {
+        self.message_id = rule;
+        self
+    }
+
+    /// The largest payload published or accepted. Default: 1 MiB.
+    #[must_use]
+    pub fn with_max_message_len(mut self, bytes: usize) -> Self {
+        self.max_message_len = bytes;
+        self.max_rpc_len = bytes + 64 * 1024;
+        self
+    }
+
+    /// How many messages a second one peer may send us, sustained (bursts
+    /// of twice as many pass). Default: 5,000; past it the peer loses the
+    /// stream it sent on.
+    #[must_use]
+    pub fn with_max_messages_per_sec(mut self, max: u32) -> Self {
+        self.max_messages_per_sec = max.max(1);
+        self
+    }
+
+    /// How many topics one peer may be subscribed to. Default: 1024.
+    #[must_use]
+    pub fn with_max_topics_per_peer(mut self, max: usize) -> Self {
+        self.max_topics_per_peer = max;
+        self
+    }
+
+    /// Seeds the router's random choices (mesh and gossip peers), for
+    /// reproducible simulations. Default: a random seed.
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+}

@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+mod config;
+pub mod control;
+mod heartbeat;
+mod mcache;
+mod outbox;
+mod rng;
+mod router;
+mod service;
+
+pub use config::{Config, MeshParams};
+pub use service::Gossipsub;
+pub use strata_pubsub::{
+    Event, Message, MessageError, MessageId, MessageIdFn, SignaturePolicy, Subscription, service::Error,
+};
+
+/// The protocol ids served and proposed, preferred first: gossipsub v1.2,
+/// v1.1, v1.0, and floodsub for floodsub-only peers.
+pub const PROTOCOLS: &[&str] = &["/meshsub/1.2.0", "/meshsub/1.1.0", "/meshsub/1.0.0", "/floodsub/1.0.0"];
