@@ -22,6 +22,11 @@ pub(crate) fn ours(peer: libp2p::PeerId) -> strata::PeerId {
     strata::PeerId::from_bytes(&peer.to_bytes()).expect("a peer id reads the same in both")
 }
 
+/// A strata peer id as rust-libp2p's.
+pub(crate) fn theirs(peer: strata::PeerId) -> libp2p::PeerId {
+    libp2p::PeerId::from_bytes(&peer.to_bytes()).expect("a peer id reads the same in both")
+}
+
 /// The muxer a rust-libp2p node offers (only that one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TheirMuxer {
