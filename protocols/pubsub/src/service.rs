@@ -14,7 +14,7 @@
 //!
 //! **One lock.** Everything the service keeps (the router, local
 //! subscribers, the per-peer writers, inbound stream counts) is one
-//! [`State`] behind one mutex. The rule: the lock is never held across an
+//! `State` behind one mutex. The rule: the lock is never held across an
 //! `.await`, and nothing done under it waits (queues are `try_send`, tasks
 //! are spawned), so taking it is always brief and never deadlocks. Actions
 //! are carried out under the lock that produced them, so they happen in
