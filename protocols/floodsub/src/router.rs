@@ -15,15 +15,12 @@
 //! The message model (codec, signatures, ids, seen-cache, topic tables)
 //! is `strata-pubsub`'s; this file is only the flooding.
 
-use std::{
-    collections::{BTreeSet, HashSet},
-    time::Instant,
-};
+use std::time::Instant;
 
 use strata_core::PeerId;
 use strata_pubsub::{
-    Action, Budgets, Event, Message, MessageIdFn, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange, message,
-    rpc::SubOpts,
+    Action, Budgets, Event, LocalTopics, Message, MessageIdFn, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange,
+    message, rpc::SubOpts,
 };
 
 use crate::Config;
@@ -44,12 +41,8 @@ pub(crate) enum Violation {
 pub(crate) struct FloodRouter {
     config: Config,
     message_id: MessageIdFn,
-    /// Topics someone here is subscribed to.
-    local: BTreeSet<String>,
-    /// Connected peers that were sent our subscriptions (an RPC from a
-    /// peer can arrive before its connection event: it is known to
-    /// `peers` then, but not announced to yet).
-    announced: HashSet<PeerId>,
+    /// Our topics, and the peers told them.
+    local: LocalTopics,
     peers: PeerTopics,
     seen: SeenCache,
     budgets: Budgets,
@@ -60,15 +53,7 @@ impl FloodRouter {
         let seen = SeenCache::new(config.seen_ttl, config.seen_capacity, config.seen_max_bytes);
         let peers = PeerTopics::new(config.max_topics_per_peer);
         let budgets = Budgets::new(config.max_messages_per_sec);
-        Self {
-            message_id: config.message_id.clone(),
-            config,
-            local: BTreeSet::new(),
-            announced: HashSet::new(),
-            peers,
-            seen,
-            budgets,
-        }
+        Self { message_id: config.message_id.clone(), config, local: LocalTopics::default(), peers, seen, budgets }
     }
 
     /// Sends a message to every peer subscribed to any of `topics`, except
@@ -119,16 +104,13 @@ impl strata_pubsub::Router for FloodRouter {
     /// connections it has).
     fn peer_connected(&mut self, peer: PeerId, _now: Instant) -> Vec<Action> {
         self.peers.add_peer(peer);
-        if !self.announced.insert(peer) || self.local.is_empty() {
-            return Vec::new();
-        }
-        let rpc = Rpc::subscriptions(self.local.iter().map(|topic| (topic.as_str(), true))).encode();
+        let Some(rpc) = self.local.greet(peer) else { return Vec::new() };
         vec![Action::Send { peer, rpc }]
     }
 
     /// A peer's last connection closed: forget its subscriptions.
     fn peer_disconnected(&mut self, peer: PeerId) -> Vec<Action> {
-        self.announced.remove(&peer);
+        self.local.forget(peer);
         self.budgets.remove(peer);
         let topics = self.peers.remove_peer(peer);
         topics.into_iter().map(|topic| Action::Report(Event::Unsubscribed { peer, topic })).collect()
@@ -137,7 +119,7 @@ impl strata_pubsub::Router for FloodRouter {
     /// The first local subscription to `topic` started (`true`) or the
     /// last ended: tell every peer.
     fn set_local(&mut self, topic: &str, subscribed: bool, _now: Instant) -> Vec<Action> {
-        let changed = if subscribed { self.local.insert(topic.to_owned()) } else { self.local.remove(topic) };
+        let changed = self.local.set(topic, subscribed);
         if !changed {
             return Vec::new();
         }
@@ -154,7 +136,7 @@ impl strata_pubsub::Router for FloodRouter {
 
     /// How many peers the router tracks.
     fn peer_count(&self) -> usize {
-        self.peers.len().max(self.announced.len()).max(self.budgets.len())
+        self.peers.len().max(self.local.greeted()).max(self.budgets.len())
     }
 
     /// A message we publish (`raw` on the wire, `message` decoded).

@@ -24,7 +24,7 @@ impl GossipRouter {
         let mut out = Outbox::default();
         let mut actions = Vec::new();
         self.backoff.retain(|_, until| *until > now);
-        let topics: Vec<String> = self.local.iter().cloned().collect();
+        let topics: Vec<String> = self.local.iter().map(str::to_owned).collect();
         for topic in &topics {
             self.maintain_mesh(topic, now, &mut out, &mut actions);
         }

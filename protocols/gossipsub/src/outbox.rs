@@ -48,8 +48,10 @@ impl Outbox {
         self.to(peer).subscriptions.push(SubOpts { subscribe: Some(subscribe), topic_id: Some(topic.to_owned()) });
     }
 
-    pub(crate) fn message(&mut self, peer: PeerId, raw: Vec<u8>) {
-        self.to(peer).messages.push(raw);
+    /// A message, as the RPC that carries it alone
+    /// ([`message_rpc`]: encoded once, however many peers get it).
+    pub(crate) fn message(&mut self, peer: PeerId, rpc: Vec<u8>) {
+        self.to(peer).messages.push(rpc);
     }
 
     pub(crate) fn graft(&mut self, peer: PeerId, topic: &str) {
@@ -85,11 +87,16 @@ impl Outbox {
             for rpc in control_rpcs(pending.subscriptions, pending.control) {
                 actions.push(Action::Send { peer, rpc });
             }
-            for raw in pending.messages {
-                actions.push(Action::Send { peer, rpc: Rpc::messages(vec![raw]).encode() });
+            for rpc in pending.messages {
+                actions.push(Action::Send { peer, rpc });
             }
         }
     }
+}
+
+/// The RPC that carries one message alone.
+pub(crate) fn message_rpc(raw: &[u8]) -> Vec<u8> {
+    Rpc::messages(vec![raw.to_vec()]).encode()
 }
 
 /// Packs subscriptions and control entries greedily into RPCs of at most
@@ -165,8 +172,8 @@ mod tests {
         let mut outbox = Outbox::default();
         outbox.subscription(peer, "t", true);
         outbox.graft(peer, "t");
-        outbox.message(peer, vec![1]);
-        outbox.message(peer, vec![2]);
+        outbox.message(peer, message_rpc(&[1]));
+        outbox.message(peer, message_rpc(&[2]));
         let rpcs = sent(outbox);
         assert_eq!(rpcs.len(), 3);
         assert_eq!(rpcs[0].1.subscriptions.len(), 1);

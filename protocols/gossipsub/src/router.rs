@@ -28,15 +28,15 @@ use std::{
 
 use strata_core::PeerId;
 use strata_pubsub::{
-    Action, Budgets, Event, Message, MessageId, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange, message,
-    rpc::SubOpts,
+    Action, Budgets, Event, LocalTopics, Message, MessageId, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange,
+    message, rpc::SubOpts,
 };
 
 use crate::{
     Config,
     control::{ControlIHave, ControlMessage},
     mcache::MessageCache,
-    outbox::Outbox,
+    outbox::{Outbox, message_rpc},
     rng::Rng,
 };
 
@@ -91,10 +91,8 @@ pub(crate) struct Counters {
 #[derive(Debug)]
 pub(crate) struct GossipRouter {
     pub(crate) config: Config,
-    /// Topics someone here is subscribed to.
-    pub(crate) local: BTreeSet<String>,
-    /// Connected peers that were sent our subscriptions.
-    announced: HashSet<PeerId>,
+    /// Our topics, and the peers told them.
+    pub(crate) local: LocalTopics,
     pub(crate) topics: PeerTopics,
     pub(crate) kinds: HashMap<PeerId, Kind>,
     /// Our mesh per subscribed topic.
@@ -114,8 +112,7 @@ pub(crate) struct GossipRouter {
 impl GossipRouter {
     pub(crate) fn new(config: Config) -> Self {
         Self {
-            local: BTreeSet::new(),
-            announced: HashSet::new(),
+            local: LocalTopics::default(),
             topics: PeerTopics::new(config.max_topics_per_peer),
             kinds: HashMap::new(),
             mesh: BTreeMap::new(),
@@ -246,10 +243,11 @@ impl GossipRouter {
                 }
             }
         }
+        let rpc = message_rpc(raw);
         for peer in targets {
             let unwanted = self.counters.get(&peer).is_some_and(|counters| counters.dont_send.contains(&id));
             if !unwanted {
-                out.message(peer, raw.to_vec());
+                out.message(peer, rpc.clone());
             }
         }
         if self.local.contains(&topic) {
@@ -294,7 +292,7 @@ impl GossipRouter {
         let wanted = control.iwant.into_iter().flat_map(|iwant| iwant.message_ids).take(max);
         for id in wanted {
             if let Some(raw) = self.mcache.serve(&MessageId::new(id), from, retransmission) {
-                out.message(from, raw.to_vec());
+                out.message(from, message_rpc(raw));
             }
         }
         let limit = self.config.max_idontwant_ids;
@@ -368,15 +366,12 @@ impl strata_pubsub::Router for GossipRouter {
 
     fn peer_connected(&mut self, peer: PeerId, _now: Instant) -> Vec<Action> {
         self.topics.add_peer(peer);
-        if !self.announced.insert(peer) || self.local.is_empty() {
-            return Vec::new();
-        }
-        let rpc = Rpc::subscriptions(self.local.iter().map(|topic| (topic.as_str(), true))).encode();
+        let Some(rpc) = self.local.greet(peer) else { return Vec::new() };
         vec![Action::Send { peer, rpc }]
     }
 
     fn peer_disconnected(&mut self, peer: PeerId) -> Vec<Action> {
-        self.announced.remove(&peer);
+        self.local.forget(peer);
         self.budgets.remove(peer);
         self.kinds.remove(&peer);
         self.counters.remove(&peer);
@@ -395,7 +390,7 @@ impl strata_pubsub::Router for GossipRouter {
     }
 
     fn set_local(&mut self, topic: &str, subscribed: bool, now: Instant) -> Vec<Action> {
-        let changed = if subscribed { self.local.insert(topic.to_owned()) } else { self.local.remove(topic) };
+        let changed = self.local.set(topic, subscribed);
         let mut actions = Vec::new();
         if !changed {
             return actions;
@@ -438,8 +433,9 @@ impl strata_pubsub::Router for GossipRouter {
         }
         targets.remove(&local);
         let mut out = Outbox::default();
+        let rpc = message_rpc(&raw);
         for peer in targets {
-            out.message(peer, raw.clone());
+            out.message(peer, rpc.clone());
         }
         out.into_actions(&mut actions);
         actions
@@ -480,7 +476,7 @@ impl strata_pubsub::Router for GossipRouter {
     fn peer_count(&self) -> usize {
         self.topics
             .len()
-            .max(self.announced.len())
+            .max(self.local.greeted())
             .max(self.budgets.len())
             .max(self.kinds.len())
             .max(self.counters.len())

@@ -15,5 +15,5 @@ pub use rpc::Rpc;
 pub use seen::SeenCache;
 pub use service::{Action, Event, Router, Service, ServiceConfig};
 pub use signing::{SignatureError, SignaturePolicy};
-pub use topics::{PeerTopics, Subscribers, Subscription, TooManyTopics, TopicChange};
+pub use topics::{LocalTopics, PeerTopics, Subscribers, Subscription, TooManyTopics, TopicChange};
 pub use writer::{SendError, StreamStyle, WriterConfig, Writers};

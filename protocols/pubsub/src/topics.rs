@@ -260,3 +260,48 @@ mod tests {
         assert!(!subscribers.contains("t"));
     }
 }
+
+/// The topics someone here is subscribed to, and the peers that were told
+/// them: every router announces its subscriptions once to each new peer
+/// (however many connections it has) and each change to every peer.
+#[derive(Debug, Default)]
+pub struct LocalTopics {
+    topics: std::collections::BTreeSet<String>,
+    announced: std::collections::HashSet<PeerId>,
+}
+
+impl LocalTopics {
+    /// A peer connected: the RPC announcing our subscriptions, unless it
+    /// was told already or there is nothing to tell.
+    pub fn greet(&mut self, peer: PeerId) -> Option<Vec<u8>> {
+        if !self.announced.insert(peer) || self.topics.is_empty() {
+            return None;
+        }
+        Some(crate::Rpc::subscriptions(self.topics.iter().map(|topic| (topic.as_str(), true))).encode())
+    }
+
+    /// A peer left: it will be greeted again if it comes back.
+    pub fn forget(&mut self, peer: PeerId) {
+        self.announced.remove(&peer);
+    }
+
+    /// Subscribes (`true`) or unsubscribes; `false` if nothing changed.
+    pub fn set(&mut self, topic: &str, subscribed: bool) -> bool {
+        if subscribed { self.topics.insert(topic.to_owned()) } else { self.topics.remove(topic) }
+    }
+
+    /// Whether we are subscribed to `topic`.
+    pub fn contains(&self, topic: &str) -> bool {
+        self.topics.contains(topic)
+    }
+
+    /// Our topics, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.topics.iter().map(String::as_str)
+    }
+
+    /// How many peers were greeted and not forgotten.
+    pub fn greeted(&self) -> usize {
+        self.announced.len()
+    }
+}
