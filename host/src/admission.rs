@@ -25,7 +25,7 @@ use std::{
     time::Instant,
 };
 
-use strata_core::{Multiaddr, PeerId, multiaddr::Component};
+use strata_core::{Multiaddr, PeerId};
 
 /// An IP range: an address and a prefix length (`/ip4/10.0.0.0/ipcidr/8`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,15 +58,6 @@ fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
             let bits = u128::from(v6) & u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
             IpAddr::V6(bits.into())
         }
-    }
-}
-
-/// The IP of a remote address (`/ip4/…` or `/ip6/…` first), if it has one.
-pub(crate) fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
-    match addr.iter().next()? {
-        Component::Ip4(ip) => Some(IpAddr::V4(ip)),
-        Component::Ip6(ip) => Some(IpAddr::V6(ip)),
-        _ => None,
     }
 }
 
@@ -287,7 +278,7 @@ pub(crate) struct Ticket {
 impl Ticket {
     /// Admits a socket from `remote` through `gate`.
     pub(crate) fn take(gate: &Arc<Mutex<Gate>>, remote: &Multiaddr) -> Result<Self, Refusal> {
-        let ip = ip_of(remote);
+        let ip = remote.ip();
         gate.lock().unwrap_or_else(PoisonError::into_inner).admit(ip, Instant::now())?;
         Ok(Self { gate: Arc::clone(gate), ip })
     }

@@ -43,7 +43,7 @@ use tracing::Instrument as _;
 
 use crate::{
     Config, ConnectionId, Error, Event, Lifecycle, Protocol, Result, Stream, WeakHost,
-    admission::{self, Gate},
+    admission::Gate,
     connection,
     connections::{Entry, Table},
     lifecycle, listener,
@@ -167,7 +167,7 @@ impl Inner {
             }
         };
         self.peers().connected(peer, Instant::now());
-        if let Some(ip) = admission::ip_of(&remote_addr) {
+        if let Some(ip) = remote_addr.ip() {
             self.gate.lock().unwrap_or_else(PoisonError::into_inner).learn(ip);
         }
         let span = tracing::debug_span!("connection", %peer, id = id.0, %remote_addr);

@@ -108,6 +108,16 @@ impl Multiaddr {
         Some(component)
     }
 
+    /// The IP a leading `/ip4/…` or `/ip6/…` component names, if the
+    /// address starts with one (the IP of a connection's remote address).
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        match self.iter().next()? {
+            Component::Ip4(ip) => Some(ip.into()),
+            Component::Ip6(ip) => Some(ip.into()),
+            _ => None,
+        }
+    }
+
     /// The peer id of a trailing `/p2p/<id>` component, if there is one.
     pub fn peer_id(&self) -> Option<PeerId> {
         match self.iter().last() {

@@ -56,6 +56,7 @@ impl Config {
             send_timeout: self.send_timeout,
             max_inbound_streams_per_peer: self.max_inbound_streams_per_peer,
             heartbeat: None,
+            validator: None,
         }
     }
 

@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use strata_core::PeerId;
 use strata_pubsub::{
-    Action, Budgets, Event, LocalTopics, Message, MessageIdFn, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange,
-    message, rpc::SubOpts,
+    Action, Budgets, Event, LocalTopics, Message, MessageIdFn, PeerConnection, PeerTopics, Rpc, SeenCache,
+    TooManyTopics, TopicChange, message, rpc::SubOpts,
 };
 
 use crate::Config;
@@ -28,17 +28,23 @@ use crate::Config;
 /// A peer broke a rule: it loses the stream it did it on (the actions
 /// taken before the breach stand).
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum Violation {
+pub enum Violation {
+    /// The RPC is not a valid protobuf.
     #[error("malformed RPC")]
     Malformed,
+    /// More topics than allowed.
     #[error(transparent)]
     TooManyTopics(#[from] TooManyTopics),
+    /// More messages a second than allowed.
     #[error("more than its budget of {0} messages a second")]
     OverBudget(u32),
 }
 
+/// The floodsub router, with no I/O: what [`crate::Floodsub`] runs on the
+/// shared pubsub service, public for simulations and other embeddings
+/// (drive it through [`strata_pubsub::Router`]).
 #[derive(Debug)]
-pub(crate) struct FloodRouter {
+pub struct FloodRouter {
     config: Config,
     message_id: MessageIdFn,
     /// Our topics, and the peers told them.
@@ -49,7 +55,8 @@ pub(crate) struct FloodRouter {
 }
 
 impl FloodRouter {
-    pub(crate) fn new(config: Config) -> Self {
+    /// A router with `config` (its limits and signature policy).
+    pub fn new(config: Config) -> Self {
         let seen = SeenCache::new(config.seen_ttl, config.seen_capacity, config.seen_max_bytes);
         let peers = PeerTopics::new(config.max_topics_per_peer);
         let budgets = Budgets::new(config.max_messages_per_sec);
@@ -102,14 +109,14 @@ impl strata_pubsub::Router for FloodRouter {
 
     /// A peer connected: tell it our subscriptions (once, however many
     /// connections it has).
-    fn peer_connected(&mut self, peer: PeerId, _now: Instant) -> Vec<Action> {
+    fn peer_connected(&mut self, peer: PeerId, _connection: &PeerConnection, _now: Instant) -> Vec<Action> {
         self.peers.add_peer(peer);
         let Some(rpc) = self.local.greet(peer) else { return Vec::new() };
         vec![Action::Send { peer, rpc }]
     }
 
     /// A peer's last connection closed: forget its subscriptions.
-    fn peer_disconnected(&mut self, peer: PeerId) -> Vec<Action> {
+    fn peer_disconnected(&mut self, peer: PeerId, _now: Instant) -> Vec<Action> {
         self.local.forget(peer);
         self.budgets.remove(peer);
         let topics = self.peers.remove_peer(peer);
@@ -157,11 +164,16 @@ impl strata_pubsub::Router for FloodRouter {
             return (actions, Some(Violation::OverBudget(self.budgets.per_sec())));
         }
         for raw in rpc.publish {
-            match message::receive(self.config.policy, self.config.max_message_len, &raw) {
-                Ok(message) => {
-                    if !self.seen.insert(self.message_id.id(&message), now) {
-                        continue;
-                    }
+            // Seen first, signature after: a duplicate costs no signature
+            // check, and a forged copy cannot mark a real message seen.
+            let checked = message::decode(self.config.policy, self.config.max_message_len, &raw).and_then(|decoded| {
+                let id = self.message_id.id(decoded.message());
+                if self.seen.contains(&id) { Ok(None) } else { Ok(Some((id, decoded.verify(&raw)?))) }
+            });
+            match checked {
+                Ok(None) => {}
+                Ok(Some((id, message))) => {
+                    self.seen.insert(id, now);
                     let mut skip = vec![from];
                     skip.extend(message.source);
                     actions.extend(self.flood(raw, &message.topics, &skip));
@@ -187,6 +199,10 @@ mod tests {
 
     use super::*;
 
+    fn connection() -> PeerConnection {
+        PeerConnection { remote_addr: "/ip4/127.0.0.1/tcp/1".parse().unwrap(), outbound: false }
+    }
+
     fn rpc_of(raw: Vec<u8>) -> Vec<u8> {
         Rpc::messages(vec![raw]).encode()
     }
@@ -202,11 +218,11 @@ mod tests {
         let author = Keypair::ed25519_from_secret([3; 32]);
         let now = Instant::now();
         for peer in [a, b, c, author.peer_id()] {
-            router.peer_connected(peer, now);
+            router.peer_connected(peer, &connection(), now);
             assert!(router.receive(peer, &subscribe(&["t"]), now).1.is_none());
         }
         router.set_local("t", true, now);
-        assert!(router.peer_connected(a, now).is_empty(), "announced once");
+        assert!(router.peer_connected(a, &connection(), now).is_empty(), "announced once");
         let (raw, _) =
             message::publish(SignaturePolicy::StrictSign, author.peer_id(), |m| author.sign(m), 1, "t", b"x");
         let (actions, violation) = router.receive(a, &rpc_of(raw.clone()), now);
@@ -229,7 +245,7 @@ mod tests {
         router.set_local("t", true, now);
         let peer = PeerId::random();
         assert!(router.receive(peer, &subscribe(&["t"]), now).1.is_none());
-        let announced = router.peer_connected(peer, now);
+        let announced = router.peer_connected(peer, &connection(), now);
         assert_eq!(announced, [Action::Send { peer, rpc: subscribe(&["t"]) }]);
     }
 
@@ -259,7 +275,7 @@ mod tests {
         assert!(matches!(router.receive(peer, &rpc(20), now).1, Some(Violation::OverBudget(10))));
         let later = now + std::time::Duration::from_millis(150);
         assert!(router.receive(peer, &rpc(21), later).1.is_none(), "1.5 messages came back");
-        router.peer_disconnected(peer);
+        router.peer_disconnected(peer, now);
         assert_eq!(router.peer_count(), 0);
     }
 

@@ -4,9 +4,13 @@
 
 use std::time::Duration;
 
-use strata_pubsub::{MessageIdFn, ServiceConfig, SignaturePolicy};
+use strata_core::{Multiaddr, PeerId};
+use strata_pubsub::{MessageIdFn, ServiceConfig, SignaturePolicy, Validator};
 
-use crate::PROTOCOLS;
+use crate::{
+    PROTOCOLS,
+    score::{InvalidParams, ScoreParams, Thresholds},
+};
 
 /// Configuration of [`crate::Gossipsub`].
 #[derive(Clone, Debug)]
@@ -38,6 +42,16 @@ pub struct Config {
     pub(crate) send_timeout: Duration,
     pub(crate) max_inbound_streams_per_peer: usize,
     pub(crate) seed: Option<u64>,
+    pub(crate) scoring: Option<(ScoreParams, Thresholds)>,
+    pub(crate) validator: Option<Validator>,
+    pub(crate) direct_peers: Vec<(PeerId, Vec<Multiaddr>)>,
+    pub(crate) direct_connect_ticks: u64,
+    pub(crate) peer_exchange: bool,
+    pub(crate) prune_peers: usize,
+    pub(crate) iwant_followup: Duration,
+    pub(crate) opportunistic_graft_ticks: u64,
+    pub(crate) opportunistic_graft_peers: usize,
+    pub(crate) max_pending_validations: usize,
 }
 
 /// The mesh degree parameters: `D` and its bounds.
@@ -51,12 +65,17 @@ pub struct MeshParams {
     pub d_hi: usize,
     /// `D_lazy`: how many peers outside the mesh get gossip (at least).
     pub d_lazy: usize,
+    /// `D_score`: how many of the best-scoring peers a pruned-down mesh keeps.
+    pub d_score: usize,
+    /// `D_out`: how many outbound peers (we dialed) a mesh keeps at least.
+    pub d_out: usize,
 }
 
 impl Default for MeshParams {
-    /// The spec's: 6, 4, 12, 6 (rust-libp2p uses `D_lo` 5; go 4).
+    /// The spec's: `D` 6, `D_lo` 4, `D_hi` 12, `D_lazy` 6, `D_score` 4,
+    /// `D_out` 2 (rust-libp2p uses `D_lo` 5; go 4).
     fn default() -> Self {
-        Self { d: 6, d_lo: 4, d_hi: 12, d_lazy: 6 }
+        Self { d: 6, d_lo: 4, d_hi: 12, d_lazy: 6, d_score: 4, d_out: 2 }
     }
 }
 
@@ -90,6 +109,16 @@ impl Default for Config {
             send_timeout: Duration::from_secs(10),
             max_inbound_streams_per_peer: 32,
             seed: None,
+            scoring: Some((ScoreParams::default(), Thresholds::default())),
+            validator: None,
+            direct_peers: Vec::new(),
+            direct_connect_ticks: 60,
+            peer_exchange: true,
+            prune_peers: 16,
+            iwant_followup: Duration::from_secs(3),
+            opportunistic_graft_ticks: 60,
+            opportunistic_graft_peers: 2,
+            max_pending_validations: 8192,
         }
     }
 }
@@ -107,16 +136,67 @@ impl Config {
             send_timeout: self.send_timeout,
             max_inbound_streams_per_peer: self.max_inbound_streams_per_peer,
             heartbeat: Some(self.heartbeat),
+            validator: self.validator.clone(),
         }
     }
 
+    /// Peer scoring (v1.1) with `params` and `thresholds`, checked against
+    /// the spec's rules. Default: on, with [`ScoreParams::default`] and
+    /// [`Thresholds::default`] (see `score` module docs for what they suit).
+    pub fn with_scoring(mut self, params: ScoreParams, thresholds: Thresholds) -> Result<Self, InvalidParams> {
+        params.validate()?;
+        thresholds.validate()?;
+        self.scoring = Some((params, thresholds));
+        Ok(self)
+    }
+
+    /// Turns peer scoring off: every peer scores 0, nobody is graylisted.
+    #[must_use]
+    pub fn without_scoring(mut self) -> Self {
+        self.scoring = None;
+        self
+    }
+
+    /// The application's validator: each received message waits for its
+    /// verdict before it is forwarded or delivered, and rejected ones
+    /// count against their senders' scores (P4). Default: none (every
+    /// message with a valid signature is accepted).
+    #[must_use]
+    pub fn with_validator(mut self, validator: Validator) -> Self {
+        self.validator = Some(validator);
+        self
+    }
+
+    /// A direct (explicit) peer: sent every message of the topics it is
+    /// subscribed to, never grafted or scored, and redialed at `addrs`
+    /// (every minute, at the default heartbeat) while disconnected. Both
+    /// sides should list each other.
+    #[must_use]
+    pub fn with_direct_peer(mut self, peer: PeerId, addrs: Vec<Multiaddr>) -> Self {
+        self.direct_peers.push((peer, addrs));
+        self
+    }
+
+    /// Peer exchange (v1.1): our PRUNEs offer the pruned peer up to 16
+    /// other peers of the topic, and the peers offered to us by a peer
+    /// scoring at least the accept-PX threshold are dialed (where the
+    /// host's peer store knows their addresses). Default: on.
+    #[must_use]
+    pub fn with_peer_exchange(mut self, on: bool) -> Self {
+        self.peer_exchange = on;
+        self
+    }
+
     /// The mesh degree. Default: [`MeshParams::default`]. `D_lo ≤ D ≤
-    /// D_hi` is kept by raising the bounds where needed.
+    /// D_hi` is kept by moving the bounds where needed, and `D_score ≤ D`,
+    /// `D_out ≤ min(D_lo, D/2)` as the spec requires.
     #[must_use]
     pub fn with_mesh(mut self, mut mesh: MeshParams) -> Self {
         mesh.d = mesh.d.max(1);
         mesh.d_lo = mesh.d_lo.min(mesh.d);
         mesh.d_hi = mesh.d_hi.max(mesh.d);
+        mesh.d_score = mesh.d_score.min(mesh.d);
+        mesh.d_out = mesh.d_out.min(mesh.d / 2).min(mesh.d_lo);
         self.mesh = mesh;
         self
     }

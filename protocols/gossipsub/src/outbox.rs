@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use strata_core::PeerId;
 use strata_pubsub::{Action, MessageId, Rpc, rpc::SubOpts};
 
-use crate::control::{ControlGraft, ControlIDontWant, ControlIHave, ControlIWant, ControlMessage, ControlPrune};
+use crate::control::{
+    ControlGraft, ControlIDontWant, ControlIHave, ControlIWant, ControlMessage, ControlPrune, PeerInfo,
+};
 
 /// The largest RPC we send that carries no message (control and
 /// subscriptions); a message's RPC is as large as the message.
@@ -58,8 +60,12 @@ impl Outbox {
         self.to(peer).control.graft.push(ControlGraft { topic_id: Some(topic.to_owned()) });
     }
 
-    pub(crate) fn prune(&mut self, peer: PeerId, topic: &str, backoff_secs: u64) {
-        let prune = ControlPrune { topic_id: Some(topic.to_owned()), peers: Vec::new(), backoff: Some(backoff_secs) };
+    /// A PRUNE with our backoff, offering `exchange` peers (peer
+    /// exchange: their ids, without signed records, as rust-libp2p sends).
+    pub(crate) fn prune(&mut self, peer: PeerId, topic: &str, backoff_secs: u64, exchange: &[PeerId]) {
+        let peers =
+            exchange.iter().map(|id| PeerInfo { peer_id: Some(id.to_bytes()), signed_peer_record: None }).collect();
+        let prune = ControlPrune { topic_id: Some(topic.to_owned()), peers, backoff: Some(backoff_secs) };
         self.to(peer).control.prune.push(prune);
     }
 

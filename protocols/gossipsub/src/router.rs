@@ -1,25 +1,25 @@
 //! The gossipsub router: a state machine with no I/O. The shared pubsub
-//! service feeds it peers, RPC bytes, local subscriptions, publishes and
-//! heartbeats, with the time; it answers with actions (send, deliver,
-//! report). This file holds the state and the reactions to what peers
-//! send; `heartbeat.rs` the periodic upkeep.
+//! service feeds it peers, RPC bytes, local subscriptions, publishes,
+//! validation verdicts and heartbeats, with the time; it answers with
+//! actions (send, deliver, validate, dial, report). This file holds the
+//! state and the message path; `mesh.rs` the mesh (GRAFT, PRUNE, backoff,
+//! peer exchange), `gossip.rs` IHAVE/IWANT and their promises,
+//! `heartbeat.rs` the periodic upkeep, `score.rs` peer scoring.
 //!
 //! Spec: `libp2p-gossipsub-v1.0.md` "Message Processing", "Control
-//! Message Processing", "Topic Membership"; `-v1.1.md` "PRUNE Backoff",
-//! "Flood Publishing"; `-v1.2.md` "IDONTWANT".
+//! Message Processing", "Topic Membership"; `-v1.1.md` "Peer Scoring",
+//! "Flood Publishing", "Extended Validators", "Explicit Peering
+//! Agreements"; `-v1.2.md` "IDONTWANT".
 //!
 //! ```text
-//! RPC ─▶ subscriptions ─▶ PeerTopics (who wants what)
-//!     ─▶ messages ─▶ budget ─▶ decode + signature ─▶ seen? ─▶ mcache
-//!                   ─▶ IDONTWANT to the mesh (large ones) ─▶ forward to the mesh
-//!                      and to floodsub peers ─▶ deliver if subscribed
-//!     ─▶ control ─▶ GRAFT / PRUNE (mesh, backoff), IHAVE ─▶ IWANT, IWANT ─▶ messages,
-//!                   IDONTWANT ─▶ not sent to that peer
+//! RPC ─▶ graylisted sender? drop it all
+//!     ─▶ subscriptions ─▶ PeerTopics (who wants what)
+//!     ─▶ messages ─▶ budget ─▶ decode ─▶ seen? (a copy: scored) ─▶ signature (bad: P4)
+//!                   ─▶ validator? (Action::Validate … Router::validated) ─▶ accept:
+//!                      mcache ─▶ IDONTWANT to the mesh (large ones) ─▶ forward to the
+//!                      mesh, direct and floodsub peers ─▶ deliver if subscribed
+//!     ─▶ control ─▶ GRAFT / PRUNE (mesh.rs), IHAVE / IWANT / IDONTWANT (gossip.rs)
 //! ```
-//!
-//! Peer exchange: the PRUNEs we send offer no peers (we keep no signed
-//! peer records yet), and the peers offered to us are not dialed; the
-//! spec makes both optional.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap, HashSet},
@@ -28,16 +28,18 @@ use std::{
 
 use strata_core::PeerId;
 use strata_pubsub::{
-    Action, Budgets, Event, LocalTopics, Message, MessageId, PeerTopics, Rpc, SeenCache, TooManyTopics, TopicChange,
-    message, rpc::SubOpts,
+    Action, Budgets, Event, LocalTopics, Message, MessageId, PeerConnection, PeerTopics, Rpc, SeenCache, TooManyTopics,
+    TopicChange, Verdict, message, rpc::SubOpts,
 };
 
 use crate::{
     Config,
-    control::{ControlIHave, ControlMessage},
+    control::ControlMessage,
+    gossip::Promises,
     mcache::MessageCache,
     outbox::{Outbox, message_rpc},
     rng::Rng,
+    score::{PeerScore, Thresholds},
 };
 
 /// What a peer speaks, learned from the protocol of its streams.
@@ -47,7 +49,7 @@ pub(crate) enum Kind {
     Floodsub,
     /// `/meshsub/1.0.0`.
     Meshsub10,
-    /// `/meshsub/1.1.0`.
+    /// `/meshsub/1.1.0`: understands peer exchange and backoff.
     Meshsub11,
     /// `/meshsub/1.2.0`: understands IDONTWANT.
     Meshsub12,
@@ -68,11 +70,14 @@ impl Kind {
 /// A peer broke a rule: it loses the stream it did it on (the actions
 /// taken before the breach stand).
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum Violation {
+pub enum Violation {
+    /// The RPC or its control part is not a valid protobuf.
     #[error("malformed RPC")]
     Malformed,
+    /// More topics than allowed.
     #[error(transparent)]
     TooManyTopics(#[from] TooManyTopics),
+    /// More messages a second than allowed.
     #[error("more than its budget of {0} messages a second")]
     OverBudget(u32),
 }
@@ -88,13 +93,28 @@ pub(crate) struct Counters {
     pub(crate) dont_send: HashSet<MessageId>,
 }
 
+/// A received message waiting for the application's verdict.
 #[derive(Debug)]
-pub(crate) struct GossipRouter {
+struct Pending {
+    from: PeerId,
+    raw: Vec<u8>,
+    message: Message,
+}
+
+/// The gossipsub router, with no I/O: what [`crate::Gossipsub`] runs on
+/// the shared pubsub service, public for simulations and other
+/// embeddings (drive it through [`strata_pubsub::Router`]).
+#[derive(Debug)]
+pub struct GossipRouter {
     pub(crate) config: Config,
     /// Our topics, and the peers told them.
     pub(crate) local: LocalTopics,
     pub(crate) topics: PeerTopics,
     pub(crate) kinds: HashMap<PeerId, Kind>,
+    pub(crate) connected: HashSet<PeerId>,
+    /// Peers we dialed (for `D_out`).
+    pub(crate) outbound: HashSet<PeerId>,
+    pub(crate) direct: HashSet<PeerId>,
     /// Our mesh per subscribed topic.
     pub(crate) mesh: BTreeMap<String, BTreeSet<PeerId>>,
     /// Peers we publish to, per topic we publish to without subscribing.
@@ -103,34 +123,66 @@ pub(crate) struct GossipRouter {
     /// Until when a (peer, topic) may not be grafted.
     pub(crate) backoff: HashMap<(PeerId, String), Instant>,
     pub(crate) counters: HashMap<PeerId, Counters>,
-    seen: SeenCache,
+    pub(crate) promises: Promises,
+    pub(crate) score: Option<PeerScore>,
+    pub(crate) thresholds: Thresholds,
+    pending: HashMap<MessageId, Pending>,
+    pub(crate) seen: SeenCache,
     pub(crate) mcache: MessageCache,
     budgets: Budgets,
     pub(crate) rng: Rng,
+    pub(crate) ticks: u64,
 }
 
 impl GossipRouter {
-    pub(crate) fn new(config: Config) -> Self {
+    /// A router with `config`.
+    pub fn new(config: Config) -> Self {
+        let (score, thresholds) = match &config.scoring {
+            Some((params, thresholds)) => (Some(PeerScore::new(params.clone(), config.seen_ttl)), *thresholds),
+            None => (None, Thresholds::default()),
+        };
         Self {
             local: LocalTopics::default(),
             topics: PeerTopics::new(config.max_topics_per_peer),
             kinds: HashMap::new(),
+            connected: HashSet::new(),
+            outbound: HashSet::new(),
+            direct: config.direct_peers.iter().map(|(peer, _)| *peer).collect(),
             mesh: BTreeMap::new(),
             fanout: BTreeMap::new(),
             fanout_published: HashMap::new(),
             backoff: HashMap::new(),
             counters: HashMap::new(),
+            promises: Promises::default(),
+            score,
+            thresholds,
+            pending: HashMap::new(),
             seen: SeenCache::new(config.seen_ttl, config.seen_capacity, config.seen_max_bytes),
             mcache: MessageCache::new(config.mcache_len, config.mcache_gossip),
             budgets: Budgets::new(config.max_messages_per_sec),
             rng: Rng::new(config.seed),
+            ticks: 0,
             config,
         }
     }
 
     /// The peers in our mesh of `topic`.
-    pub(crate) fn mesh_peers(&self, topic: &str) -> Vec<PeerId> {
+    pub fn mesh_peers(&self, topic: &str) -> Vec<PeerId> {
         self.mesh.get(topic).map(|peers| peers.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// The score of `peer` (0 with scoring off, or for a direct peer).
+    pub fn score(&self, peer: PeerId, now: Instant) -> f64 {
+        match &self.score {
+            Some(score) if !self.direct.contains(&peer) => score.score(peer, now),
+            _ => 0.0,
+        }
+    }
+
+    /// Sets the application's score of a connected peer (P5); `false` for
+    /// a peer not connected or with scoring off.
+    pub fn set_application_score(&mut self, peer: PeerId, value: f64) -> bool {
+        self.score.as_mut().is_some_and(|score| score.set_application_score(peer, value))
     }
 
     /// What `peer` speaks; a peer not heard on a stream yet is taken for a
@@ -140,99 +192,81 @@ impl GossipRouter {
     }
 
     /// Peers subscribed to `topic` that may join a mesh or get gossip:
-    /// meshsub peers, sorted (the random choice is the caller's).
+    /// meshsub peers that are not direct, sorted (the random choice is the
+    /// caller's).
     pub(crate) fn gossip_peers(&self, topic: &str) -> Vec<PeerId> {
-        let mut peers: Vec<PeerId> =
-            self.topics.peers_of(topic).into_iter().filter(|peer| self.kind(*peer) != Kind::Floodsub).collect();
+        let mut peers: Vec<PeerId> = self
+            .topics
+            .peers_of(topic)
+            .into_iter()
+            .filter(|peer| self.kind(*peer) != Kind::Floodsub && !self.direct.contains(peer))
+            .collect();
         peers.sort();
         peers
     }
 
-    pub(crate) fn in_backoff(&self, peer: PeerId, topic: &str, now: Instant) -> bool {
-        self.backoff.get(&(peer, topic.to_owned())).is_some_and(|until| *until > now)
-    }
-
-    pub(crate) fn set_backoff(&mut self, peer: PeerId, topic: &str, now: Instant, backoff: Duration) {
-        let until = now + backoff;
-        let entry = self.backoff.entry((peer, topic.to_owned())).or_insert(until);
-        *entry = (*entry).max(until);
-    }
-
-    pub(crate) fn backoff_secs(&self) -> u64 {
-        self.config.prune_backoff.as_secs()
-    }
-
-    /// Joins `topic`: the mesh starts from its fanout, then from other
-    /// subscribed peers, up to `D`; each gets a GRAFT.
-    fn join(&mut self, topic: &str, now: Instant, out: &mut Outbox, actions: &mut Vec<Action>) {
-        let mut mesh: BTreeSet<PeerId> = self.fanout.remove(topic).unwrap_or_default();
-        self.fanout_published.remove(topic);
-        mesh.retain(|peer| !self.in_backoff(*peer, topic, now));
-        let d = self.config.mesh.d;
-        if mesh.len() > d {
-            let chosen = self.rng.choose(mesh.into_iter().collect(), d);
-            mesh = chosen.into_iter().collect();
-        }
-        let candidates: Vec<PeerId> = self
-            .gossip_peers(topic)
-            .into_iter()
-            .filter(|peer| !mesh.contains(peer) && !self.in_backoff(*peer, topic, now))
-            .collect();
-        mesh.extend(self.rng.choose(candidates, d - mesh.len()));
-        for peer in &mesh {
-            out.graft(*peer, topic);
-            actions.push(Action::Report(Event::Grafted { peer: *peer, topic: topic.to_owned() }));
-        }
-        self.mesh.insert(topic.to_owned(), mesh);
-    }
-
-    /// Leaves `topic`: every mesh peer gets a PRUNE with our backoff.
-    fn leave(&mut self, topic: &str, now: Instant, out: &mut Outbox, actions: &mut Vec<Action>) {
-        for peer in self.mesh.remove(topic).unwrap_or_default() {
-            out.prune(peer, topic, self.backoff_secs());
-            self.set_backoff(peer, topic, now, self.config.prune_backoff);
-            actions.push(Action::Report(Event::Pruned { peer, topic: topic.to_owned() }));
-        }
-    }
-
-    fn subscriptions(
-        &mut self,
-        from: PeerId,
-        changes: Vec<SubOpts>,
-        actions: &mut Vec<Action>,
-    ) -> Result<(), Violation> {
-        let (applied, error) = match self.topics.apply(from, changes) {
-            Ok(applied) => (applied, None),
-            Err(mut error) => (std::mem::take(&mut error.applied), Some(error)),
-        };
-        for TopicChange { topic, subscribed } in applied {
-            if subscribed {
-                actions.push(Action::Report(Event::Subscribed { peer: from, topic }));
-            } else {
-                for peers in [self.mesh.get_mut(&topic), self.fanout.get_mut(&topic)].into_iter().flatten() {
-                    peers.remove(&from);
-                }
-                actions.push(Action::Report(Event::Unsubscribed { peer: from, topic }));
-            }
-        }
-        error.map_or(Ok(()), |error| Err(error.into()))
-    }
-
-    /// One message from `from`: checked, remembered, forwarded, delivered.
+    /// One message from `from`: decoded, looked up, verified, validated.
     fn message(&mut self, from: PeerId, raw: &[u8], now: Instant, out: &mut Outbox, actions: &mut Vec<Action>) {
-        let message = match message::receive(self.config.policy, self.config.max_message_len, raw) {
-            Ok(message) => message,
+        let decoded = match message::decode(self.config.policy, self.config.max_message_len, raw) {
+            Ok(decoded) => decoded,
             Err(error) => {
                 tracing::debug!(%from, %error, "gossipsub: dropping a message");
                 return;
             }
         };
-        let id = self.config.message_id.id(&message);
-        if !self.seen.insert(id.clone(), now) {
+        let id = self.config.message_id.id(decoded.message());
+        if self.seen.contains(&id) {
+            if let Some(score) = &mut self.score {
+                score.duplicate(from, &id, now);
+            }
             return;
         }
+        let Some(topic) = decoded.message().topics.first().cloned() else { return };
+        let scored = self.mesh.contains_key(&topic);
+        let message = match decoded.verify(raw) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::debug!(%from, %error, "gossipsub: dropping a message with a bad signature");
+                if let Some(score) = self.score.as_mut().filter(|_| scored) {
+                    score.invalid(from, &topic);
+                }
+                return;
+            }
+        };
+        // Seen only once its signature holds: a forged copy cannot
+        // suppress the real message.
+        self.seen.insert(id.clone(), now);
+        self.promises.fulfilled(&id);
+        if let Some(score) = self.score.as_mut().filter(|_| scored) {
+            score.validating(from, &id, &topic, now);
+        }
+        if self.config.validator.is_none() {
+            return self.accept(from, id, raw.to_vec(), message, now, out, actions);
+        }
+        if self.pending.len() >= self.config.max_pending_validations {
+            tracing::debug!(%from, "gossipsub: too many messages awaiting validation; ignoring one");
+            return;
+        }
+        actions.push(Action::Validate { id: id.clone(), from, message: message.clone() });
+        self.pending.insert(id, Pending { from, raw: raw.to_vec(), message });
+    }
+
+    /// A valid message: cached for gossip, forwarded, delivered.
+    #[allow(clippy::too_many_arguments)] // the message's parts and the step's outputs
+    fn accept(
+        &mut self,
+        from: PeerId,
+        id: MessageId,
+        raw: Vec<u8>,
+        message: Message,
+        now: Instant,
+        out: &mut Outbox,
+        actions: &mut Vec<Action>,
+    ) {
         let Some(topic) = message.topics.first().cloned() else { return };
-        self.mcache.put(id.clone(), raw.to_vec(), &topic);
+        if let Some(score) = &mut self.score {
+            score.accepted(&id, now);
+        }
         let mut skip = vec![from];
         skip.extend(message.source);
         let targets = self.forward_targets(&topic, &skip);
@@ -243,25 +277,61 @@ impl GossipRouter {
                 }
             }
         }
-        let rpc = message_rpc(raw);
+        let rpc = message_rpc(&raw);
         for peer in targets {
             let unwanted = self.counters.get(&peer).is_some_and(|counters| counters.dont_send.contains(&id));
             if !unwanted {
                 out.message(peer, rpc.clone());
             }
         }
+        self.mcache.put(id, raw, &topic);
         if self.local.contains(&topic) {
             actions.push(Action::Deliver(message));
         }
     }
 
-    /// Where a received message goes: our mesh of its topic and the
-    /// floodsub peers subscribed to it, minus `skip` (sender, author).
+    /// Where a received message goes: our mesh of its topic, and the
+    /// direct and floodsub peers subscribed to it, minus `skip` (sender,
+    /// author).
     fn forward_targets(&self, topic: &str, skip: &[PeerId]) -> BTreeSet<PeerId> {
         let mut targets: BTreeSet<PeerId> = self.mesh.get(topic).cloned().unwrap_or_default();
-        targets.extend(self.topics.peers_of(topic).into_iter().filter(|peer| self.kind(*peer) == Kind::Floodsub));
+        targets.extend(
+            self.topics
+                .peers_of(topic)
+                .into_iter()
+                .filter(|peer| self.kind(*peer) == Kind::Floodsub || self.direct.contains(peer)),
+        );
         targets.retain(|peer| !skip.contains(peer));
         targets
+    }
+
+    fn subscriptions(
+        &mut self,
+        from: PeerId,
+        changes: Vec<SubOpts>,
+        now: Instant,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), Violation> {
+        let (applied, error) = match self.topics.apply(from, changes) {
+            Ok(applied) => (applied, None),
+            Err(mut error) => (std::mem::take(&mut error.applied), Some(error)),
+        };
+        for TopicChange { topic, subscribed } in applied {
+            if subscribed {
+                actions.push(Action::Report(Event::Subscribed { peer: from, topic }));
+            } else {
+                if self.mesh.get_mut(&topic).is_some_and(|mesh| mesh.remove(&from))
+                    && let Some(score) = &mut self.score
+                {
+                    score.prune(from, &topic, now);
+                }
+                if let Some(fanout) = self.fanout.get_mut(&topic) {
+                    fanout.remove(&from);
+                }
+                actions.push(Action::Report(Event::Unsubscribed { peer: from, topic }));
+            }
+        }
+        error.map_or(Ok(()), |error| Err(error.into()))
     }
 
     /// The control part of an RPC from `from`, each list bounded.
@@ -280,104 +350,46 @@ impl GossipRouter {
             }
         }
         for prune in control.prune.into_iter().take(max) {
-            let Some(topic) = prune.topic_id else { continue };
-            if self.mesh.get_mut(&topic).is_some_and(|mesh| mesh.remove(&from)) {
-                actions.push(Action::Report(Event::Pruned { peer: from, topic: topic.clone() }));
-            }
-            let backoff = prune.backoff.map_or(self.config.prune_backoff, Duration::from_secs);
-            self.set_backoff(from, &topic, now, backoff.min(Duration::from_hours(1)));
+            self.pruned(from, prune, now, actions);
         }
-        self.ihave(from, control.ihave, out);
-        let retransmission = self.config.gossip_retransmission;
-        let wanted = control.iwant.into_iter().flat_map(|iwant| iwant.message_ids).take(max);
-        for id in wanted {
-            if let Some(raw) = self.mcache.serve(&MessageId::new(id), from, retransmission) {
-                out.message(from, message_rpc(raw));
-            }
+        // Gossip from a peer under the gossip threshold is ignored (v1.1).
+        if self.score(from, now) >= self.thresholds.gossip {
+            self.ihave(from, control.ihave, now, out);
+            self.iwant(from, control.iwant, out);
         }
-        let limit = self.config.max_idontwant_ids;
-        let counters = self.counters.entry(from).or_default();
-        for id in control.idontwant.into_iter().flat_map(|entry| entry.message_ids) {
-            if counters.dont_send.len() >= limit {
-                break;
-            }
-            counters.dont_send.insert(MessageId::new(id));
-        }
-    }
-
-    /// A GRAFT: accepted into the mesh, or answered with a PRUNE (not
-    /// subscribed, floodsub peer, backing off, mesh full).
-    fn graft(&mut self, from: PeerId, topic: &str, now: Instant, out: &mut Outbox, actions: &mut Vec<Action>) {
-        let Some(mesh) = self.mesh.get(topic) else {
-            // Not subscribed: refuse without a backoff of ours.
-            out.prune(from, topic, self.backoff_secs());
-            return;
-        };
-        if mesh.contains(&from) {
-            return;
-        }
-        let full = mesh.len() >= self.config.mesh.d_hi;
-        if self.kind(from) == Kind::Floodsub || self.in_backoff(from, topic, now) || full {
-            out.prune(from, topic, self.backoff_secs());
-            self.set_backoff(from, topic, now, self.config.prune_backoff);
-            return;
-        }
-        if let Some(mesh) = self.mesh.get_mut(topic) {
-            mesh.insert(from);
-        }
-        actions.push(Action::Report(Event::Grafted { peer: from, topic: topic.to_owned() }));
-    }
-
-    /// IHAVEs: the ids of subscribed topics we have not seen are asked
-    /// for, within the per-heartbeat bounds (spec v1.1: `max_ihave_length`,
-    /// `max_ihave_messages`).
-    fn ihave(&mut self, from: PeerId, ihaves: Vec<ControlIHave>, out: &mut Outbox) {
-        let (max_entries, max_ids) = (self.config.max_ihave_messages, self.config.max_ihave_length);
-        let counters = self.counters.entry(from).or_default();
-        let mut wanted = Vec::new();
-        for ihave in ihaves {
-            counters.ihaves += 1;
-            if counters.ihaves > max_entries {
-                break;
-            }
-            let subscribed = ihave.topic_id.as_ref().is_some_and(|topic| self.mesh.contains_key(topic));
-            if !subscribed {
-                continue;
-            }
-            for id in ihave.message_ids {
-                if counters.asked >= max_ids {
-                    break;
-                }
-                let id = MessageId::new(id);
-                if !self.seen.contains(&id) && !wanted.contains(&id) {
-                    counters.asked += 1;
-                    wanted.push(id);
-                }
-            }
-        }
-        if !wanted.is_empty() {
-            out.iwant(from, &wanted);
-        }
+        self.idontwant(from, control.idontwant);
     }
 }
 
 impl strata_pubsub::Router for GossipRouter {
     type Violation = Violation;
 
-    fn peer_connected(&mut self, peer: PeerId, _now: Instant) -> Vec<Action> {
+    fn peer_connected(&mut self, peer: PeerId, connection: &PeerConnection, _now: Instant) -> Vec<Action> {
         self.topics.add_peer(peer);
+        self.connected.insert(peer);
+        if connection.outbound {
+            self.outbound.insert(peer);
+        }
+        if let Some(score) = &mut self.score {
+            score.add_peer(peer, connection.remote_addr.ip());
+        }
         let Some(rpc) = self.local.greet(peer) else { return Vec::new() };
         vec![Action::Send { peer, rpc }]
     }
 
-    fn peer_disconnected(&mut self, peer: PeerId) -> Vec<Action> {
+    fn peer_disconnected(&mut self, peer: PeerId, now: Instant) -> Vec<Action> {
         self.local.forget(peer);
         self.budgets.remove(peer);
         self.kinds.remove(&peer);
+        self.connected.remove(&peer);
+        self.outbound.remove(&peer);
         self.counters.remove(&peer);
-        self.backoff.retain(|(backed_off, _), _| *backed_off != peer);
+        self.promises.forget(peer);
         for peers in self.mesh.values_mut().chain(self.fanout.values_mut()) {
             peers.remove(&peer);
+        }
+        if let Some(score) = &mut self.score {
+            score.remove_peer(peer, now);
         }
         let topics = self.topics.remove_peer(peer);
         topics.into_iter().map(|topic| Action::Report(Event::Unsubscribed { peer, topic })).collect()
@@ -416,18 +428,30 @@ impl strata_pubsub::Router for GossipRouter {
         let id = self.config.message_id.id(message);
         self.seen.insert(id.clone(), now);
         self.mcache.put(id, raw.clone(), topic);
+        let publish_threshold = self.thresholds.publish;
         let mut targets: BTreeSet<PeerId> = if self.config.flood_publish {
-            self.topics.peers_of(topic).into_iter().collect()
+            let peers = self.topics.peers_of(topic);
+            peers.into_iter().filter(|peer| self.score(*peer, now) >= publish_threshold).collect()
         } else if let Some(mesh) = self.mesh.get(topic) {
             mesh.clone()
         } else {
             if !self.fanout.contains_key(topic) {
-                let chosen = self.rng.choose(self.gossip_peers(topic), self.config.mesh.d);
+                let candidates: Vec<PeerId> = self
+                    .gossip_peers(topic)
+                    .into_iter()
+                    .filter(|peer| self.score(*peer, now) >= publish_threshold)
+                    .collect();
+                let chosen = self.rng.choose(candidates, self.config.mesh.d);
                 self.fanout.insert(topic.clone(), chosen.into_iter().collect());
             }
             self.fanout.get(topic).cloned().unwrap_or_default()
         };
-        targets.extend(self.topics.peers_of(topic).into_iter().filter(|peer| self.kind(*peer) == Kind::Floodsub));
+        targets.extend(
+            self.topics
+                .peers_of(topic)
+                .into_iter()
+                .filter(|peer| self.kind(*peer) == Kind::Floodsub || self.direct.contains(peer)),
+        );
         if !self.local.contains(topic) {
             self.fanout_published.insert(topic.clone(), now);
         }
@@ -442,9 +466,13 @@ impl strata_pubsub::Router for GossipRouter {
     }
 
     fn receive(&mut self, from: PeerId, bytes: &[u8], now: Instant) -> (Vec<Action>, Option<Violation>) {
+        if self.score(from, now) < self.thresholds.graylist {
+            tracing::trace!(%from, "gossipsub: ignoring an RPC of a graylisted peer");
+            return (Vec::new(), None);
+        }
         let Ok(rpc) = Rpc::decode(bytes) else { return (Vec::new(), Some(Violation::Malformed)) };
         let mut actions = Vec::new();
-        if let Err(violation) = self.subscriptions(from, rpc.subscriptions, &mut actions) {
+        if let Err(violation) = self.subscriptions(from, rpc.subscriptions, now, &mut actions) {
             return (actions, Some(violation));
         }
         if !rpc.publish.is_empty() && !self.budgets.spend(from, rpc.publish.len(), now) {
@@ -465,6 +493,30 @@ impl strata_pubsub::Router for GossipRouter {
         (actions, violation)
     }
 
+    fn validated(&mut self, id: &MessageId, verdict: Verdict, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(Pending { from, raw, message }) = self.pending.remove(id) else { return actions };
+        match verdict {
+            Verdict::Accept => {
+                let mut out = Outbox::default();
+                self.accept(from, id.clone(), raw, message, now, &mut out, &mut actions);
+                out.into_actions(&mut actions);
+            }
+            Verdict::Reject => {
+                tracing::debug!(%from, "gossipsub: the application rejected a message");
+                if let Some(score) = &mut self.score {
+                    score.rejected(id);
+                }
+            }
+            Verdict::Ignore => {
+                if let Some(score) = &mut self.score {
+                    score.ignored(id);
+                }
+            }
+        }
+        actions
+    }
+
     fn heartbeat(&mut self, now: Instant) -> Vec<Action> {
         self.heartbeat_at(now)
     }
@@ -480,7 +532,13 @@ impl strata_pubsub::Router for GossipRouter {
             .max(self.budgets.len())
             .max(self.kinds.len())
             .max(self.counters.len())
+            .max(self.connected.len())
     }
+}
+
+/// A backoff a peer asked for, bounded (an hour at most).
+pub(crate) fn asked_backoff(secs: Option<u64>, default: Duration) -> Duration {
+    secs.map_or(default, Duration::from_secs).min(Duration::from_hours(1))
 }
 
 #[cfg(test)]

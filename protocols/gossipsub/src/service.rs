@@ -2,7 +2,7 @@
 //! (`strata_pubsub::Service`: streams, writers, subscribers, lifecycle,
 //! heartbeat timer). The same application API as `Floodsub`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use strata_core::PeerId;
 use strata_host::Host;
@@ -21,7 +21,12 @@ impl Gossipsub {
     /// Serves `/meshsub/1.2.0`, `/meshsub/1.1.0`, `/meshsub/1.0.0` and
     /// `/floodsub/1.0.0` on `host`, follows its connections and starts
     /// the heartbeat.
+    /// The direct peers of the config are added to the host's peer store
+    /// (with their addresses) and dialed at the first heartbeat.
     pub fn attach(host: &Host, config: Config) -> Result<Self, Error> {
+        for (peer, addrs) in &config.direct_peers {
+            host.update_peer(*peer, |info| info.addrs.extend(addrs.iter().cloned()));
+        }
         let service = config.service();
         Ok(Self { service: Service::attach(host, GossipRouter::new(config), service)? })
     }
@@ -47,6 +52,19 @@ impl Gossipsub {
     /// The peers in our mesh of `topic`.
     pub fn mesh_peers(&self, topic: &str) -> Vec<PeerId> {
         self.service.with_router(|router| router.mesh_peers(topic))
+    }
+
+    /// The score of `peer` now (v1.1 peer scoring; 0 with scoring off,
+    /// for a direct peer, or for a peer never seen).
+    pub fn peer_score(&self, peer: PeerId) -> f64 {
+        self.service.with_router(|router| router.score(peer, Instant::now()))
+    }
+
+    /// Sets the application's score of a connected peer (P5, weighted by
+    /// `app_specific_weight`); `false` if the peer is not connected or
+    /// scoring is off.
+    pub fn set_application_score(&self, peer: PeerId, score: f64) -> bool {
+        self.service.with_router_mut(|router| router.set_application_score(peer, score))
     }
 
     /// A new subscription to the service's events (subscriptions, mesh

@@ -123,3 +123,50 @@ async fn leaving_a_topic_prunes_the_mesh() {
     .await;
     assert!(pub_a.mesh_peers("t").is_empty());
 }
+
+#[tokio::test]
+async fn an_async_validator_decides_what_is_delivered_and_forwarded() {
+    use strata_gossipsub::{Validator, Verdict};
+    // b validates asynchronously: "bad" is rejected, the rest accepted.
+    let validator = Validator::asynchronous(|_from, message: Message| async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if message.data == b"bad" { Verdict::Reject } else { Verdict::Accept }
+    });
+    let (a, pub_a) = node(fast()).await;
+    let (b, pub_b) = node(fast().with_validator(validator)).await;
+    let (c, pub_c) = node(fast()).await;
+    let (mut sub_b, mut sub_c) = (pub_b.subscribe("v"), pub_c.subscribe("v"));
+    let _sub_a = pub_a.subscribe("v");
+    // A line a — b — c: c hears only what b forwards.
+    within(a.dial(address_of(&b))).await.unwrap();
+    within(b.dial(address_of(&c))).await.unwrap();
+    in_mesh(&pub_b, a.peer_id(), "v").await;
+    in_mesh(&pub_b, c.peer_id(), "v").await;
+    in_mesh(&pub_c, b.peer_id(), "v").await;
+    pub_a.publish("v", "bad").unwrap();
+    pub_a.publish("v", "good").unwrap();
+    assert_eq!(next(&mut sub_b).await.text(), "good", "the rejected one is not delivered");
+    assert_eq!(next(&mut sub_c).await.text(), "good", "nor forwarded");
+    assert!(pub_b.peer_score(a.peer_id()) < 0.0, "the rejection counts against a: {}", pub_b.peer_score(a.peer_id()));
+}
+
+#[tokio::test]
+async fn a_direct_peer_is_dialed_sent_everything_and_never_grafted() {
+    let (b, pub_b) = node(fast()).await;
+    let (a, pub_a) = node(fast().with_direct_peer(b.peer_id(), vec![address_of(&b)])).await;
+    let (mut sub_a, mut sub_b) = (pub_a.subscribe("d"), pub_b.subscribe("d"));
+    // Nobody dials by hand: a's first heartbeat dials its direct peer.
+    within(async {
+        while !a.is_connected(b.peer_id()) || pub_a.peers("d").is_empty() || pub_b.peers("d").is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    pub_a.publish("d", "to my direct peer").unwrap();
+    assert_eq!(next(&mut sub_b).await.text(), "to my direct peer");
+    pub_b.publish("d", "and back").unwrap();
+    assert_eq!(next(&mut sub_a).await.text(), "and back");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(pub_a.mesh_peers("d").is_empty(), "a direct peer is not grafted");
+    assert!(pub_b.mesh_peers("d").is_empty(), "and b's GRAFT to a was refused");
+}

@@ -172,6 +172,39 @@ pub fn publish(
 /// checks it against `policy` and the payload limit `max_data_len`,
 /// signature included.
 pub fn receive(policy: SignaturePolicy, max_data_len: usize, raw: &[u8]) -> Result<Message, MessageError> {
+    decode(policy, max_data_len, raw)?.verify(raw)
+}
+
+/// A decoded message whose signature is not checked yet: routers look its
+/// id up in the seen-cache first, so that a duplicate costs no signature
+/// check.
+#[derive(Debug)]
+pub struct Unverified {
+    message: Message,
+    signature: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+}
+
+impl Unverified {
+    /// The message, as decoded.
+    pub fn message(&self) -> &Message {
+        &self.message
+    }
+
+    /// Checks the signature (if the message carries one) over `raw`, the
+    /// bytes it was decoded from.
+    pub fn verify(self, raw: &[u8]) -> Result<Message, MessageError> {
+        if let Some(signature) = &self.signature {
+            let author = self.message.source.ok_or(MessageError::Unsigned)?;
+            signing::verify(raw, signature, author, self.key.as_deref())?;
+        }
+        Ok(self.message)
+    }
+}
+
+/// Decodes a received message and checks everything but its signature:
+/// the policy, the topic, the sizes and the author. See [`receive`].
+pub fn decode(policy: SignaturePolicy, max_data_len: usize, raw: &[u8]) -> Result<Unverified, MessageError> {
     let proto = MessageProto::decode(raw).map_err(|_| MessageError::Malformed)?;
     if proto.topic_ids.is_empty() {
         return Err(MessageError::NoTopic);
@@ -195,9 +228,6 @@ pub fn receive(policy: SignaturePolicy, max_data_len: usize, raw: &[u8]) -> Resu
         _ => {}
     }
     let source = proto.from.as_deref().map(PeerId::from_bytes).transpose().map_err(|_| MessageError::InvalidAuthor)?;
-    if let Some(signature) = &proto.signature {
-        let author = source.ok_or(MessageError::Unsigned)?;
-        signing::verify(raw, signature, author, proto.key.as_deref())?;
-    }
-    Ok(Message { source, data, seqno: proto.seqno, topics: proto.topic_ids, signed })
+    let message = Message { source, data, seqno: proto.seqno, topics: proto.topic_ids, signed };
+    Ok(Unverified { message, signature: proto.signature, key: proto.key })
 }

@@ -6,6 +6,8 @@
 //! heartbeat timer (routers that keep one) ──▶ Router ──▶ Actions
 //! Actions: Send ──▶ Writers (a task per peer) ──▶ the streams the peer reads
 //!          Deliver ──▶ local Subscribers      Report ──▶ event subscribers
+//!          Validate ──▶ the application's Validator ──▶ Router::validated
+//!          Dial ──▶ the host, at the addresses its peer store holds
 //! ```
 //!
 //! floodsub and gossipsub differ only in their [`Router`], a state machine
@@ -29,7 +31,7 @@
 //! dropped; the connection stays.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicU64, Ordering},
@@ -37,11 +39,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use strata_core::{PeerId, framing};
+use strata_core::{Endpoint, Multiaddr, PeerId, framing};
 use strata_host::{ConnectionEvent, Host, Lifecycle, Stream, WeakHost};
 use tokio::{io::AsyncWriteExt, sync::broadcast};
 
-use crate::{Message, SignaturePolicy, Subscribers, Subscription, WriterConfig, Writers, message};
+use crate::{
+    Message, MessageId, SignaturePolicy, Subscribers, Subscription, Validator, Verdict, WriterConfig, Writers, message,
+    validation::Run,
+};
 
 /// What a router asks the service to do.
 #[derive(Debug, PartialEq, Eq)]
@@ -57,6 +62,28 @@ pub enum Action {
     Deliver(Message),
     /// Report to event subscribers.
     Report(Event),
+    /// Ask the application's [`Validator`] about a received message; the
+    /// verdict comes back through [`Router::validated`].
+    Validate {
+        /// The message's id.
+        id: MessageId,
+        /// The peer it came from.
+        from: PeerId,
+        /// The message.
+        message: Message,
+    },
+    /// Connect to a peer at the addresses the host's peer store holds for
+    /// it (peer exchange, direct peers), unless connected or dialing.
+    Dial(PeerId),
+}
+
+/// The first connection of a peer, as a router sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerConnection {
+    /// The remote's address (its IP, for colocation scoring).
+    pub remote_addr: Multiaddr,
+    /// Whether we dialed it.
+    pub outbound: bool,
 }
 
 /// What the service reports.
@@ -100,9 +127,9 @@ pub trait Router: Send + 'static {
     type Violation: std::fmt::Display;
 
     /// A peer connected (its first connection).
-    fn peer_connected(&mut self, peer: PeerId, now: Instant) -> Vec<Action>;
+    fn peer_connected(&mut self, peer: PeerId, connection: &PeerConnection, now: Instant) -> Vec<Action>;
     /// A peer's last connection closed.
-    fn peer_disconnected(&mut self, peer: PeerId) -> Vec<Action>;
+    fn peer_disconnected(&mut self, peer: PeerId, now: Instant) -> Vec<Action>;
     /// A peer opened a stream to us with `protocol` (one of the service's):
     /// what it speaks.
     fn peer_protocol(&mut self, _peer: PeerId, _protocol: &str) {}
@@ -113,6 +140,11 @@ pub trait Router: Send + 'static {
     /// An RPC from `peer`; with a violation, the actions of what came
     /// before it in the RPC.
     fn receive(&mut self, peer: PeerId, rpc: &[u8], now: Instant) -> (Vec<Action>, Option<Self::Violation>);
+    /// The application's verdict on a message the router asked about with
+    /// [`Action::Validate`].
+    fn validated(&mut self, _id: &MessageId, _verdict: Verdict, _now: Instant) -> Vec<Action> {
+        Vec::new()
+    }
     /// The periodic heartbeat, for routers with a [`ServiceConfig::heartbeat`].
     fn heartbeat(&mut self, _now: Instant) -> Vec<Action> {
         Vec::new()
@@ -145,6 +177,9 @@ pub struct ServiceConfig {
     pub max_inbound_streams_per_peer: usize,
     /// The router's heartbeat interval, if it keeps one.
     pub heartbeat: Option<Duration>,
+    /// The application's validator, for routers that ask
+    /// ([`Action::Validate`]); without one every message is accepted.
+    pub validator: Option<Validator>,
 }
 
 /// What the service can fail with.
@@ -171,9 +206,15 @@ struct State<R> {
     writers: Writers,
     /// Open inbound streams per peer, bounded by the config.
     inbound: HashMap<PeerId, usize>,
+    /// Asynchronous validations under way.
+    validating: usize,
+    /// Peers being dialed on a router's behalf.
+    dialing: HashSet<PeerId>,
 }
 
 struct Shared<R> {
+    /// Itself, for the tasks it spawns.
+    this: std::sync::Weak<Shared<R>>,
     host: WeakHost,
     config: ServiceConfig,
     state: Mutex<State<R>>,
@@ -207,8 +248,16 @@ impl<R: Router> Service<R> {
             queue_len: config.peer_queue,
             send_timeout: config.send_timeout,
         });
-        let state = State { router, subscribers: Subscribers::default(), writers, inbound: HashMap::new() };
-        let shared = Arc::new(Shared {
+        let state = State {
+            router,
+            subscribers: Subscribers::default(),
+            writers,
+            inbound: HashMap::new(),
+            validating: 0,
+            dialing: HashSet::new(),
+        };
+        let shared = Arc::new_cyclic(|this| Shared {
+            this: this.clone(),
             host: host.downgrade(),
             config,
             state: Mutex::new(state),
@@ -274,6 +323,12 @@ impl<R: Router> Service<R> {
         read(&self.shared.lock().router)
     }
 
+    /// Changes the router's state under the service's lock (for a
+    /// router's own settings, like gossipsub's application scores).
+    pub fn with_router_mut<T>(&self, change: impl FnOnce(&mut R) -> T) -> T {
+        change(&mut self.shared.lock().router)
+    }
+
     /// A new subscription to the service's events.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.shared.events.subscribe()
@@ -327,21 +382,75 @@ impl<R: Router> Shared<R> {
                 Action::Report(event) => {
                     let _ = self.events.send(event);
                 }
+                Action::Validate { id, from, message } => self.validate(state, id, from, message),
+                Action::Dial(peer) => self.dial(state, peer),
             }
         }
     }
 
-    fn peer_connected(&self, peer: PeerId) {
+    /// Runs the validator on a message; a synchronous verdict is applied
+    /// at once, an asynchronous one when it comes (or `Ignore` after the
+    /// timeout, or at once when too many are waiting).
+    fn validate(&self, state: &mut State<R>, id: MessageId, from: PeerId, message: Message) {
+        let Some(validator) = &self.config.validator else {
+            let actions = state.router.validated(&id, Verdict::Accept, Instant::now());
+            return self.apply(state, actions);
+        };
+        if state.validating >= validator.max_pending() {
+            tracing::debug!(%from, "pubsub: too many messages awaiting validation; ignoring one");
+            let actions = state.router.validated(&id, Verdict::Ignore, Instant::now());
+            return self.apply(state, actions);
+        }
+        let pending = match validator.run(from, message) {
+            Run::Ready(verdict) => {
+                let actions = state.router.validated(&id, verdict, Instant::now());
+                return self.apply(state, actions);
+            }
+            Run::Later(pending) => pending,
+        };
+        let Some(shared) = self.this.upgrade() else { return };
+        state.validating += 1;
+        let timeout = validator.timeout();
+        self.host.spawn(async move {
+            let verdict = tokio::time::timeout(timeout, pending).await.unwrap_or_else(|_| {
+                tracing::debug!(%from, "pubsub: validation timed out; ignoring the message");
+                Verdict::Ignore
+            });
+            let mut state = shared.lock();
+            state.validating -= 1;
+            let actions = state.router.validated(&id, verdict, Instant::now());
+            shared.apply(&mut state, actions);
+        });
+    }
+
+    /// Dials `peer` for the router, once at a time, if the host knows
+    /// where it is.
+    fn dial(&self, state: &mut State<R>, peer: PeerId) {
+        let known = self.host.peer_info(peer).is_some_and(|info| !info.addrs.is_empty());
+        if self.host.is_connected(peer) || !known || !state.dialing.insert(peer) {
+            return;
+        }
+        let Some(shared) = self.this.upgrade() else { return };
+        let host = self.host.clone();
+        self.host.spawn(async move {
+            if let Err(error) = host.dial_peer(peer).await {
+                tracing::debug!(%peer, %error, "pubsub: dialing a peer failed");
+            }
+            shared.lock().dialing.remove(&peer);
+        });
+    }
+
+    fn peer_connected(&self, peer: PeerId, connection: &PeerConnection) {
         let mut state = self.lock();
         state.writers.add_peer(peer);
-        let actions = state.router.peer_connected(peer, Instant::now());
+        let actions = state.router.peer_connected(peer, connection, Instant::now());
         self.apply(&mut state, actions);
     }
 
     fn peer_disconnected(&self, peer: PeerId) {
         let mut state = self.lock();
         state.writers.remove(peer);
-        let actions = state.router.peer_disconnected(peer);
+        let actions = state.router.peer_disconnected(peer, Instant::now());
         self.apply(&mut state, actions);
     }
 
@@ -377,7 +486,10 @@ impl<R: Router> Shared<R> {
 async fn follow<R: Router>(shared: Arc<Shared<R>>, mut lifecycle: Lifecycle) {
     while let Some(event) = lifecycle.next().await {
         match event {
-            ConnectionEvent::Established { peer, first: true, .. } => shared.peer_connected(peer),
+            ConnectionEvent::Established { peer, first: true, remote_addr, endpoint, .. } => {
+                let outbound = endpoint == Endpoint::Dialer;
+                shared.peer_connected(peer, &PeerConnection { remote_addr, outbound });
+            }
             ConnectionEvent::Closed { peer, last: true, .. } => shared.peer_disconnected(peer),
             _ => {}
         }

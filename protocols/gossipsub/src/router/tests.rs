@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use strata_core::{Keypair, PeerId};
-use strata_pubsub::{Action, Event, Router as _, Rpc, SignaturePolicy, message};
+use strata_pubsub::{Action, Event, PeerConnection, Router as _, Rpc, SignaturePolicy, message};
 
 use super::GossipRouter;
 use crate::{
@@ -11,16 +11,21 @@ use crate::{
     control::{ControlGraft, ControlIDontWant, ControlIHave, ControlIWant, ControlMessage},
 };
 
-fn router() -> GossipRouter {
+/// A connection from loopback that the peer dialed.
+pub(super) fn inbound() -> PeerConnection {
+    PeerConnection { remote_addr: "/ip4/127.0.0.1/tcp/4001".parse().unwrap(), outbound: false }
+}
+
+pub(super) fn router() -> GossipRouter {
     GossipRouter::new(Config::default().with_seed(7))
 }
 
 /// `n` peers, connected, speaking meshsub 1.2, subscribed to `topic`.
-fn peers(router: &mut GossipRouter, n: usize, topic: &str, now: Instant) -> Vec<PeerId> {
+pub(super) fn peers(router: &mut GossipRouter, n: usize, topic: &str, now: Instant) -> Vec<PeerId> {
     let mut peers: Vec<PeerId> = (0..n).map(|_| PeerId::random()).collect();
     peers.sort();
     for peer in &peers {
-        router.peer_connected(*peer, now);
+        router.peer_connected(*peer, &inbound(), now);
         router.peer_protocol(*peer, "/meshsub/1.2.0");
         let (_, violation) = router.receive(*peer, &Rpc::subscriptions([(topic, true)]).encode(), now);
         assert!(violation.is_none());
@@ -29,7 +34,7 @@ fn peers(router: &mut GossipRouter, n: usize, topic: &str, now: Instant) -> Vec<
 }
 
 /// Every RPC sent, decoded, with its control part.
-fn sent(actions: &[Action]) -> Vec<(PeerId, Rpc, ControlMessage)> {
+pub(super) fn sent(actions: &[Action]) -> Vec<(PeerId, Rpc, ControlMessage)> {
     actions
         .iter()
         .filter_map(|action| match action {
@@ -43,15 +48,15 @@ fn sent(actions: &[Action]) -> Vec<(PeerId, Rpc, ControlMessage)> {
         .collect()
 }
 
-fn control_rpc(control: ControlMessage) -> Vec<u8> {
+pub(super) fn control_rpc(control: ControlMessage) -> Vec<u8> {
     Rpc { control: Some(control.encode()), ..Rpc::default() }.encode()
 }
 
-fn signed(author: &Keypair, seqno: u64, topic: &str, data: &[u8]) -> Vec<u8> {
+pub(super) fn signed(author: &Keypair, seqno: u64, topic: &str, data: &[u8]) -> Vec<u8> {
     message::publish(SignaturePolicy::StrictSign, author.peer_id(), |m| author.sign(m), seqno, topic, data).0
 }
 
-fn grafted_peers(actions: &[Action]) -> Vec<PeerId> {
+pub(super) fn grafted_peers(actions: &[Action]) -> Vec<PeerId> {
     sent(actions).into_iter().filter(|(_, _, control)| !control.graft.is_empty()).map(|(peer, _, _)| peer).collect()
 }
 
@@ -82,8 +87,14 @@ fn a_graft_is_accepted_when_subscribed_and_refused_otherwise() {
     assert_eq!(refusal[0].2.prune[0].topic_id.as_deref(), Some("t"));
     assert_eq!(refusal[0].2.prune[0].backoff, Some(60));
 
-    let mut router =
-        GossipRouter::new(Config::default().with_seed(7).with_mesh(MeshParams { d: 2, d_lo: 1, d_hi: 3, d_lazy: 2 }));
+    let mut router = GossipRouter::new(Config::default().with_seed(7).with_mesh(MeshParams {
+        d: 2,
+        d_lo: 1,
+        d_hi: 3,
+        d_lazy: 2,
+        d_score: 1,
+        d_out: 0,
+    }));
     let [peer] = peers(&mut router, 1, "t", now)[..] else { panic!() };
     router.set_local("t", true, now);
     assert_eq!(router.mesh_peers("t"), [peer], "joined with the only peer");
@@ -133,7 +144,7 @@ fn a_message_goes_to_the_mesh_and_floodsub_peers_once_and_is_delivered() {
     let mut router = router();
     let all = peers(&mut router, 10, "t", now);
     let flood = PeerId::random();
-    router.peer_connected(flood, now);
+    router.peer_connected(flood, &inbound(), now);
     router.peer_protocol(flood, "/floodsub/1.0.0");
     router.receive(flood, &Rpc::subscriptions([("t", true)]).encode(), now);
     router.set_local("t", true, now);
@@ -294,7 +305,7 @@ fn a_peer_that_leaves_is_forgotten() {
     let all = peers(&mut router, 3, "t", now);
     router.set_local("t", true, now);
     for peer in &all {
-        router.peer_disconnected(*peer);
+        router.peer_disconnected(*peer, now);
     }
     assert!(router.mesh_peers("t").is_empty());
     assert_eq!(router.peer_count(), 0);
@@ -324,3 +335,5 @@ fn arbitrary_rpcs_never_panic() {
     }
     router.heartbeat(now);
 }
+
+mod attacks;

@@ -1,0 +1,175 @@
+//! Gossip: IHAVE (what we have), IWANT (what we ask for), IDONTWANT
+//! (what a peer already has), and the promises an answered IHAVE makes.
+//!
+//! Spec: `libp2p-gossipsub-v1.0.md` "Control Message Processing";
+//! `-v1.1.md` "Spam Protection Measures" (bounded IHAVE/IWANT, IWANT
+//! retransmission limit, promises: a peer that advertises a message and
+//! does not deliver it when asked earns a behaviour penalty); `-v1.2.md`
+//! "IDONTWANT".
+//!
+//! ```text
+//! IHAVE ─▶ at most max_ihave_messages entries and max_ihave_length ids per peer per
+//!          heartbeat ─▶ ids of our topics not seen ─▶ IWANT, one id promised
+//! IWANT ─▶ at most max_control_items ids ─▶ served from the mcache, each id at most
+//!          gossip_retransmission times to one peer
+//! heartbeat: IHAVE of the recent ids to D_lazy (or a quarter of the eligible) peers
+//!          outside the mesh scoring at least the gossip threshold; promises past
+//!          iwant_followup ─▶ P7 for the peer that made them
+//! ```
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::Instant,
+};
+
+use strata_core::PeerId;
+use strata_pubsub::MessageId;
+
+use crate::{
+    control::{ControlIDontWant, ControlIHave, ControlIWant},
+    outbox::{Outbox, message_rpc},
+    router::GossipRouter,
+};
+
+/// Messages peers advertised and we asked for: who owes which, by when.
+#[derive(Debug, Default)]
+pub(crate) struct Promises {
+    owed: HashMap<MessageId, HashMap<PeerId, Instant>>,
+}
+
+impl Promises {
+    fn add(&mut self, peer: PeerId, id: MessageId, deadline: Instant) {
+        self.owed.entry(id).or_default().entry(peer).or_insert(deadline);
+    }
+
+    /// The message arrived (from whoever): nobody owes it any more.
+    pub(crate) fn fulfilled(&mut self, id: &MessageId) {
+        self.owed.remove(id);
+    }
+
+    pub(crate) fn forget(&mut self, peer: PeerId) {
+        self.owed.retain(|_, peers| {
+            peers.remove(&peer);
+            !peers.is_empty()
+        });
+    }
+
+    /// The promises broken by `now`, per peer; they are dropped.
+    pub(crate) fn broken(&mut self, now: Instant) -> HashMap<PeerId, usize> {
+        let mut broken: HashMap<PeerId, usize> = HashMap::new();
+        self.owed.retain(|_, peers| {
+            peers.retain(|peer, deadline| {
+                let late = *deadline <= now;
+                if late {
+                    *broken.entry(*peer).or_default() += 1;
+                }
+                !late
+            });
+            !peers.is_empty()
+        });
+        broken
+    }
+}
+
+impl GossipRouter {
+    /// IHAVEs: the ids of subscribed topics we have not seen are asked
+    /// for, within the per-heartbeat bounds (`max_ihave_messages`
+    /// entries, `max_ihave_length` ids); one of them is a promise.
+    pub(crate) fn ihave(&mut self, from: PeerId, ihaves: Vec<ControlIHave>, now: Instant, out: &mut Outbox) {
+        let (max_entries, max_ids) = (self.config.max_ihave_messages, self.config.max_ihave_length);
+        let counters = self.counters.entry(from).or_default();
+        let mut wanted = Vec::new();
+        for ihave in ihaves {
+            counters.ihaves += 1;
+            if counters.ihaves > max_entries {
+                break;
+            }
+            let subscribed = ihave.topic_id.as_ref().is_some_and(|topic| self.mesh.contains_key(topic));
+            if !subscribed {
+                continue;
+            }
+            for id in ihave.message_ids {
+                if counters.asked >= max_ids {
+                    break;
+                }
+                let id = MessageId::new(id);
+                if !self.seen.contains(&id) && !wanted.contains(&id) {
+                    counters.asked += 1;
+                    wanted.push(id);
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        out.iwant(from, &wanted);
+        // As go and rust-libp2p do: one id of the batch, picked at random,
+        // stands for the promise (one broken promise per unanswered IWANT).
+        if let Some(id) = self.rng.choose(wanted, 1).pop() {
+            self.promises.add(from, id, now + self.config.iwant_followup);
+        }
+    }
+
+    /// IWANTs: served from the message cache, each id at most
+    /// `gossip_retransmission` times to one peer.
+    pub(crate) fn iwant(&mut self, from: PeerId, iwants: Vec<ControlIWant>, out: &mut Outbox) {
+        let retransmission = self.config.gossip_retransmission;
+        let wanted = iwants.into_iter().flat_map(|iwant| iwant.message_ids).take(self.config.max_control_items);
+        for id in wanted {
+            if let Some(raw) = self.mcache.serve(&MessageId::new(id), from, retransmission) {
+                out.message(from, message_rpc(raw));
+            }
+        }
+    }
+
+    /// IDONTWANTs: those ids are not sent to `from` this heartbeat (at
+    /// most `max_idontwant_ids` remembered).
+    pub(crate) fn idontwant(&mut self, from: PeerId, entries: Vec<ControlIDontWant>) {
+        let limit = self.config.max_idontwant_ids;
+        let counters = self.counters.entry(from).or_default();
+        for id in entries.into_iter().flat_map(|entry| entry.message_ids) {
+            if counters.dont_send.len() >= limit {
+                break;
+            }
+            counters.dont_send.insert(MessageId::new(id));
+        }
+    }
+
+    /// The heartbeat's IHAVEs: each mesh or fanout topic's recent ids to
+    /// `D_lazy` peers outside it (or a quarter of the eligible, if more).
+    pub(crate) fn emit_gossip(&mut self, now: Instant, out: &mut Outbox) {
+        let topics: BTreeSet<String> = self.mesh.keys().chain(self.fanout.keys()).cloned().collect();
+        for topic in topics {
+            let mut ids = self.mcache.gossip_ids(&topic);
+            if ids.is_empty() {
+                continue;
+            }
+            if ids.len() > self.config.max_ihave_length {
+                ids = self.rng.choose(ids, self.config.max_ihave_length);
+            }
+            let mesh = self.mesh.get(&topic).or_else(|| self.fanout.get(&topic)).cloned().unwrap_or_default();
+            let eligible: Vec<PeerId> = self
+                .gossip_peers(&topic)
+                .into_iter()
+                .filter(|peer| !mesh.contains(peer) && self.score(*peer, now) >= self.thresholds.gossip)
+                .collect();
+            // go's and rust's rule: D_lazy peers, or a quarter of the
+            // eligible ones if that is more.
+            let count = self.config.mesh.d_lazy.max(eligible.len() / 4);
+            for peer in self.rng.choose(eligible, count) {
+                out.ihave(peer, &topic, &ids);
+            }
+        }
+    }
+
+    /// Broken promises become behaviour penalties.
+    pub(crate) fn penalize_broken_promises(&mut self, now: Instant) {
+        let broken = self.promises.broken(now);
+        let Some(score) = &mut self.score else { return };
+        for (peer, count) in broken {
+            tracing::debug!(%peer, count, "gossipsub: IWANT promises broken");
+            #[allow(clippy::cast_precision_loss)] // a handful per heartbeat
+            score.penalize(peer, count as f64);
+        }
+    }
+}
