@@ -1,4 +1,4 @@
-//! The floodsub chat: run it in two terminals and talk.
+//! The chat, on gossipsub: run it in two terminals and talk.
 //!
 //! ```sh
 //! cargo run --example chat                 # prints the command for the second terminal
@@ -9,18 +9,22 @@
 //! `nick: text`; received lines print as they are, and peers joining and
 //! leaving the topic are shown. Ctrl-C (or Ctrl-D) leaves.
 //!
-//! rust-libp2p's floodsub chat can join too: it does not sign its
-//! messages, so this chat accepts unsigned ones unless run with
-//! `--strict` (it always signs its own).
+//! rust-libp2p's own `examples/chat` (gossipsub, signed, yamux over TCP)
+//! joins with `--topic test-net`: start it, then dial the TCP address it
+//! prints (`--dial /ip4/127.0.0.1/tcp/<port>`).
+//!
+//! `--floodsub` keeps the old router (floodsub). rust-libp2p's floodsub
+//! chat does not sign its messages, so under floodsub this chat accepts
+//! unsigned ones unless run with `--strict` (it always signs its own).
 
 use std::path::PathBuf;
 
 use clap::Parser;
-use strata::{Keypair, Multiaddr, PeerId, floodsub, identify, ping};
+use strata::{Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, ping, pubsub::Message};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Parser)]
-#[command(about = "A floodsub chat over strata. Run it twice and talk.")]
+#[command(about = "A gossipsub chat over strata. Run it twice and talk.")]
 struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "/ip4/0.0.0.0/tcp/0")]
@@ -37,7 +41,11 @@ struct Cli {
     /// Keep your identity in this file: created on first use, read after.
     #[arg(long)]
     key: Option<PathBuf>,
-    /// Accept signed messages only (rust-libp2p's floodsub cannot join then).
+    /// Use floodsub instead of gossipsub.
+    #[arg(long)]
+    floodsub: bool,
+    /// Under floodsub, accept signed messages only (rust-libp2p's floodsub
+    /// cannot join then). gossipsub always does.
     #[arg(long)]
     strict: bool,
 }
@@ -56,7 +64,7 @@ fn nick_of(text: &str) -> Option<&str> {
 
 /// A received line as it should print: `nick: text` as is, anything else
 /// after the sender's short id.
-fn line_of(message: &floodsub::Message) -> String {
+fn line_of(message: &Message) -> String {
     let text = message.text();
     match message.source {
         Some(source) if nick_of(&text).is_none() => format!("{}: {text}", short(source)),
@@ -72,9 +80,13 @@ async fn run(cli: Cli) -> Result<(), String> {
     let host = strata::builder(&keypair).listen(cli.listen.clone()).build().await.map_err(|e| e.to_string())?;
     ping::Ping::attach(&host, ping::Config::default()).map_err(|e| e.to_string())?;
     identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
-    let policy = if cli.strict { floodsub::SignaturePolicy::StrictSign } else { floodsub::SignaturePolicy::Lax };
-    let pubsub = floodsub::Floodsub::attach(&host, floodsub::Config::default().with_signature_policy(policy))
-        .map_err(|e| e.to_string())?;
+    let pubsub = if cli.floodsub {
+        let policy = if cli.strict { floodsub::SignaturePolicy::StrictSign } else { floodsub::SignaturePolicy::Lax };
+        let config = floodsub::Config::default().with_signature_policy(policy);
+        PubSub::Floodsub(floodsub::Floodsub::attach(&host, config).map_err(|e| e.to_string())?)
+    } else {
+        PubSub::Gossipsub(gossipsub::Gossipsub::attach(&host, gossipsub::Config::default()).map_err(|e| e.to_string())?)
+    };
     let mut room = pubsub.subscribe(&cli.topic);
     let mut presence = pubsub.events();
     let nick = cli.nick.clone().unwrap_or_else(|| short(host.peer_id()));
@@ -82,7 +94,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     let addrs: Vec<Multiaddr> =
         host.listen_addrs().into_iter().filter_map(|a| a.with_p2p(host.peer_id()).ok()).collect();
     let join = addrs.iter().find(|a| a.to_string().starts_with("/ip4/127.")).or(addrs.first()).cloned();
-    println!("strata chat: you are {nick} ({}), in room \"{}\".", host.peer_id(), cli.topic);
+    let router = if cli.floodsub { "floodsub" } else { "gossipsub" };
+    println!("strata chat: you are {nick} ({}), in room \"{}\" ({router}).", host.peer_id(), cli.topic);
     println!("Listening on:");
     for addr in &addrs {
         println!("  {addr}");

@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+mod any_pubsub;
+
+pub use any_pubsub::PubSub;
 pub use strata_core as core;
 pub use strata_core::{Endpoint, Keypair, Multiaddr, PeerId, PublicKey, multiaddr, multistream};
 pub use strata_floodsub as floodsub;

@@ -93,3 +93,16 @@ async fn two_chats_talk() {
     bob.kill().await.unwrap();
     let _ = std::fs::remove_dir_all(&key_dir);
 }
+
+#[tokio::test]
+async fn two_chats_talk_over_floodsub_too() {
+    let (_alice, mut alice_out) = start(&["--nick", "alice", "--floodsub"]);
+    let banner = wait_for(&mut alice_out, |l| l.starts_with("strata chat: you are")).await;
+    assert!(banner.ends_with("(floodsub)."), "{banner}");
+    let join = wait_for(&mut alice_out, |l| l.contains("--dial ")).await;
+    let addr = join.split("--dial ").nth(1).unwrap().trim().to_owned();
+    let (mut bob, mut bob_out) = start(&["--nick", "bob", "--floodsub", "--dial", &addr]);
+    wait_for(&mut bob_out, |l| l.starts_with("* ") && l.ends_with(" joined")).await;
+    type_line(&mut bob, "over floodsub").await;
+    wait_for(&mut alice_out, |l| l == "bob: over floodsub").await;
+}

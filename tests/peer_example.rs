@@ -159,10 +159,22 @@ async fn next_event(lines: &mut tokio::io::Lines<BufReader<tokio::process::Child
 
 #[tokio::test]
 async fn floodsub_both_ways_with_stdin_publish() {
+    pubsub_both_ways_with_stdin_publish(&[]).await;
+}
+
+#[tokio::test]
+async fn gossipsub_both_ways_with_stdin_publish() {
+    pubsub_both_ways_with_stdin_publish(&["--pubsub", "gossipsub"]).await;
+}
+
+/// A listener and a dialer, each with the router `router_args` picks
+/// (default floodsub), exchange one message each way.
+async fn pubsub_both_ways_with_stdin_publish(router_args: &[&str]) {
     use tokio::io::AsyncWriteExt;
 
     let mut listener = Command::new(peer_binary())
         .args(["listen", "--topic", "chat", "--timeout", "20"])
+        .args(router_args)
         .stdout(Stdio::piped())
         .stdin(Stdio::piped())
         .kill_on_drop(true)
@@ -173,20 +185,25 @@ async fn floodsub_both_ways_with_stdin_publish() {
     let listening = next_event(&mut lines).await;
     let addr = listening["addr"].as_str().unwrap().to_owned();
 
+    let mut args: Vec<String> = [
+        "dial",
+        &addr,
+        "--topic",
+        "chat",
+        "--publish",
+        "hello from the dialer",
+        "--expect-messages",
+        "1",
+        "--timeout",
+        "20",
+    ]
+    .iter()
+    .chain(router_args)
+    .map(ToString::to_string)
+    .collect();
     let dialer = tokio::spawn(async move {
-        run(&[
-            "dial",
-            &addr,
-            "--topic",
-            "chat",
-            "--publish",
-            "hello from the dialer",
-            "--expect-messages",
-            "1",
-            "--timeout",
-            "20",
-        ])
-        .await
+        let args: Vec<&str> = args.iter_mut().map(|arg| arg.as_str()).collect();
+        run(&args).await
     });
     // The listener sees the dialer subscribe, answers on stdin, and prints
     // the dialer's message.

@@ -9,8 +9,9 @@
 //! cargo run --example peer -- dial /ip4/127.0.0.1/tcp/<port>/p2p/<id> --ping 3
 //! ```
 //!
-//! floodsub's signing policy is `--sign`: `strict` (the default), `lax`
-//! (what rust-libp2p's floodsub needs: it never signs) or `none`.
+//! The pubsub router is `--pubsub floodsub|gossipsub` (default floodsub);
+//! its signing policy is `--sign`: `strict` (the default), `lax` (what
+//! rust-libp2p's floodsub needs: it never signs) or `none`.
 
 use std::{
     io::Write as _,
@@ -19,7 +20,7 @@ use std::{
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use strata::{Host, Keypair, Multiaddr, PeerId, floodsub, identify, ping};
+use strata::{Host, Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, ping};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 mod perf;
@@ -32,13 +33,16 @@ struct Cli {
     /// Stream multiplexer: `both` accepts either and offers yamux, then mplex.
     #[arg(long, global = true, value_enum, default_value_t = Muxer::Both)]
     muxer: Muxer,
-    /// Topics to subscribe to (floodsub).
+    /// Topics to subscribe to.
     #[arg(long = "topic", global = true)]
     topics: Vec<String>,
+    /// The pubsub router behind the topics.
+    #[arg(long, global = true, value_enum, default_value_t = Router::Floodsub)]
+    pubsub: Router,
     /// The Ed25519 secret key is 32 bytes equal to N (a known peer id).
     #[arg(long, global = true)]
     seed: Option<u8>,
-    /// floodsub signing policy.
+    /// pubsub signing policy.
     #[arg(long, global = true, value_enum, default_value_t = Sign::Strict)]
     sign: Sign,
     /// Seconds before exiting: listen exits 0, dial fails (default 20 for dial).
@@ -119,6 +123,12 @@ impl Muxer {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Router {
+    Floodsub,
+    Gossipsub,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Sign {
     Strict,
     Lax,
@@ -178,12 +188,13 @@ struct Node {
     host: Host,
     ping: ping::Ping,
     identify: identify::Identify,
-    pubsub: floodsub::Floodsub,
+    pubsub: PubSub,
     /// Every message of every subscribed topic, in arrival order.
     messages: tokio::sync::mpsc::UnboundedReceiver<floodsub::Message>,
 }
 
-/// A node with ping, identify and floodsub, subscribed to `topics`.
+/// A node with ping, identify and the chosen pubsub router, subscribed to
+/// `topics`.
 async fn node(keypair: &Keypair, listen: Option<Multiaddr>, cli: &Cli) -> Result<Node, String> {
     let mut builder = strata::builder_with(keypair, cli.muxer.choice());
     if let Some(addr) = listen {
@@ -192,8 +203,16 @@ async fn node(keypair: &Keypair, listen: Option<Multiaddr>, cli: &Cli) -> Result
     let host = builder.build().await.map_err(|e| e.to_string())?;
     let ping = ping::Ping::attach(&host, ping::Config::default()).map_err(|e| e.to_string())?;
     let identify = identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
-    let config = floodsub::Config::default().with_signature_policy(cli.sign.policy());
-    let pubsub = floodsub::Floodsub::attach(&host, config).map_err(|e| e.to_string())?;
+    let pubsub = match cli.pubsub {
+        Router::Floodsub => {
+            let config = floodsub::Config::default().with_signature_policy(cli.sign.policy());
+            PubSub::Floodsub(floodsub::Floodsub::attach(&host, config).map_err(|e| e.to_string())?)
+        }
+        Router::Gossipsub => {
+            let config = gossipsub::Config::default().with_signature_policy(cli.sign.policy());
+            PubSub::Gossipsub(gossipsub::Gossipsub::attach(&host, config).map_err(|e| e.to_string())?)
+        }
+    };
     let (sender, messages) = tokio::sync::mpsc::unbounded_channel();
     for topic in &cli.topics {
         let mut subscription = pubsub.subscribe(topic);
@@ -274,7 +293,7 @@ async fn listen(cli: &Cli, keypair: &Keypair, addr: Multiaddr) -> Result<(), Str
 
 /// Reads `publish TOPIC TEXT` and `dial MULTIADDR` lines from stdin; keeps
 /// the node running when stdin ends.
-async fn read_commands(host: Host, pubsub: floodsub::Floodsub) {
+async fn read_commands(host: Host, pubsub: PubSub) {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let mut words = line.trim().splitn(3, ' ');
