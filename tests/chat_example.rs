@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{process::Stdio, time::Duration};
 
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
@@ -13,18 +13,8 @@ use tokio::{
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn chat_binary() -> PathBuf {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("examples");
-    path.push("chat");
-    assert!(path.exists(), "the chat example is built by cargo test: {}", path.display());
-    path
-}
-
 fn start(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
-    let mut child = Command::new(chat_binary())
+    let mut child = Command::new(strata_testkit::example_binary("chat"))
         .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
         .args(args)
         .stdin(Stdio::piped())
@@ -36,18 +26,8 @@ fn start(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
     (child, lines)
 }
 
-/// Reads lines until one satisfies `wanted`; returns it.
 async fn wait_for(lines: &mut Lines<BufReader<ChildStdout>>, wanted: impl Fn(&str) -> bool) -> String {
-    tokio::time::timeout(LIMIT, async {
-        loop {
-            let line = lines.next_line().await.unwrap().expect("the chat ended early");
-            if wanted(&line) {
-                return line;
-            }
-        }
-    })
-    .await
-    .expect("the line did not come")
+    strata_testkit::wait_for_line(lines, wanted).await
 }
 
 async fn type_line(child: &mut Child, text: &str) {

@@ -15,14 +15,7 @@ use tokio::{
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn peer_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/peer
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("examples");
-    path.push("peer");
-    assert!(path.exists(), "the peer example is built by cargo test: {}", path.display());
-    path
+    strata_testkit::example_binary("peer")
 }
 
 /// Runs `peer` with `args` to its end; returns its events and exit code.

@@ -12,7 +12,6 @@
 
 use std::{
     hash::{DefaultHasher, Hash, Hasher},
-    path::PathBuf,
     process::Stdio,
     time::Duration,
 };
@@ -32,17 +31,6 @@ use tokio::{
 mod rust_peer;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn chat_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/chat
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("examples");
-    path.push("chat");
-    assert!(path.exists(), "build the chat first (cargo test --workspace does): {}", path.display());
-    path
-}
 
 #[derive(Debug)]
 enum Seen {
@@ -105,16 +93,7 @@ async fn next_seen(seen: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
 }
 
 async fn wait_for(lines: &mut Lines<BufReader<ChildStdout>>, wanted: impl Fn(&str) -> bool) -> String {
-    tokio::time::timeout(LIMIT, async {
-        loop {
-            let line = lines.next_line().await.unwrap().expect("the chat ended early");
-            if wanted(&line) {
-                return line;
-            }
-        }
-    })
-    .await
-    .expect("the line did not come")
+    strata_testkit::wait_for_line(lines, wanted).await
 }
 
 #[tokio::test]
@@ -123,7 +102,7 @@ async fn the_chat_talks_to_rust_libp2ps_chat_example_on_test_net() {
     let mut seen = rust_chat(rust_lines);
     let Seen::Listening(address) = next_seen(&mut seen).await else { panic!("the rust node listens first") };
 
-    let mut chat = Command::new(chat_binary())
+    let mut chat = Command::new(strata_testkit::example_binary("chat"))
         .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--topic", "test-net", "--nick", "strata"])
         .args(["--dial", &address.to_string()])
         .stdin(Stdio::piped())

@@ -21,6 +21,37 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(LIMIT, future).await.expect("timed out")
 }
 
+/// The path of the example binary `name` built beside the running test
+/// (`target/<profile>/examples/<name>`; `cargo test` builds a package's
+/// examples, `cargo test --workspace` every package's).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    // target/<profile>/deps/<this test> → target/<profile>/examples/<name>
+    let mut path = std::env::current_exe().expect("the test's own path");
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push(name);
+    assert!(path.exists(), "build the {name} example first (cargo test --workspace does): {}", path.display());
+    path
+}
+
+/// Reads lines (a child's stdout) until one satisfies `wanted`, within
+/// [`LIMIT`]; returns it.
+pub async fn wait_for_line<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut tokio::io::Lines<R>,
+    wanted: impl Fn(&str) -> bool,
+) -> String {
+    within(async {
+        loop {
+            let line = lines.next_line().await.expect("reading a line").expect("the process ended early");
+            if wanted(&line) {
+                return line;
+            }
+        }
+    })
+    .await
+}
+
 /// A builder with the default layers (TCP, Noise, yamux then mplex) and
 /// this identity.
 pub fn builder(keypair: &Keypair) -> Builder {

@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! IHAVE ─▶ at most max_ihave_messages entries and max_ihave_length ids per peer per
-//!          heartbeat ─▶ ids of our topics not seen ─▶ IWANT, one id promised
+//!          heartbeat ─▶ ids of our topics not seen ─▶ IWANT, one id promised (kept
+//!          when the message comes, or when that peer sends any message in time)
 //! IWANT ─▶ at most max_control_items ids ─▶ served from the mcache, each id at most
 //!          gossip_retransmission times to one peer
 //! heartbeat: IHAVE of the recent ids to D_lazy (or a quarter of the eligible) peers
@@ -32,14 +33,24 @@ use crate::{
 };
 
 /// Messages peers advertised and we asked for: who owes which, by when.
+///
+/// A promise is kept when the message arrives (from anyone, known by our
+/// id), or when the peer that made it sends us any message before the
+/// deadline: implementations name messages differently (rust-libp2p's
+/// default id is text, go's and ours bytes; applications plug in content
+/// hashes), so the ids a peer advertises may never match ours, and the
+/// message it sends for them is the only sign that it answered.
 #[derive(Debug, Default)]
 pub(crate) struct Promises {
-    owed: HashMap<MessageId, HashMap<PeerId, Instant>>,
+    /// Per id, the peers that owe it: when they promised, and the deadline.
+    owed: HashMap<MessageId, HashMap<PeerId, (Instant, Instant)>>,
+    /// When each peer last sent us a message.
+    last_message: HashMap<PeerId, Instant>,
 }
 
 impl Promises {
-    fn add(&mut self, peer: PeerId, id: MessageId, deadline: Instant) {
-        self.owed.entry(id).or_default().entry(peer).or_insert(deadline);
+    fn add(&mut self, peer: PeerId, id: MessageId, now: Instant, deadline: Instant) {
+        self.owed.entry(id).or_default().entry(peer).or_insert((now, deadline));
     }
 
     /// The message arrived (from whoever): nobody owes it any more.
@@ -47,20 +58,29 @@ impl Promises {
         self.owed.remove(id);
     }
 
+    /// `peer` sent us a message (new or a copy).
+    pub(crate) fn heard_from(&mut self, peer: PeerId, now: Instant) {
+        self.last_message.insert(peer, now);
+    }
+
     pub(crate) fn forget(&mut self, peer: PeerId) {
+        self.last_message.remove(&peer);
         self.owed.retain(|_, peers| {
             peers.remove(&peer);
             !peers.is_empty()
         });
     }
 
-    /// The promises broken by `now`, per peer; they are dropped.
+    /// The promises broken by `now`, per peer; every promise past its
+    /// deadline is dropped.
     pub(crate) fn broken(&mut self, now: Instant) -> HashMap<PeerId, usize> {
         let mut broken: HashMap<PeerId, usize> = HashMap::new();
+        let last_message = &self.last_message;
         self.owed.retain(|_, peers| {
-            peers.retain(|peer, deadline| {
+            peers.retain(|peer, (promised, deadline)| {
                 let late = *deadline <= now;
-                if late {
+                let answered = last_message.get(peer).is_some_and(|at| at >= promised);
+                if late && !answered {
                     *broken.entry(*peer).or_default() += 1;
                 }
                 !late
@@ -106,7 +126,7 @@ impl GossipRouter {
         // As go and rust-libp2p do: one id of the batch, picked at random,
         // stands for the promise (one broken promise per unanswered IWANT).
         if let Some(id) = self.rng.choose(wanted, 1).pop() {
-            self.promises.add(from, id, now + self.config.iwant_followup);
+            self.promises.add(from, id, now, now + self.config.iwant_followup);
         }
     }
 

@@ -214,6 +214,7 @@ impl GossipRouter {
                 return;
             }
         };
+        self.promises.heard_from(from, now);
         let id = self.config.message_id.id(decoded.message());
         if self.seen.contains(&id) {
             if let Some(score) = &mut self.score {

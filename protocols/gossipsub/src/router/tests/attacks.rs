@@ -182,3 +182,33 @@ fn a_sybil_set_on_one_ip_is_penalised_and_kept_out_of_the_mesh() {
     assert!(actions.is_empty(), "a graylisted sybil's GRAFT is ignored");
     assert_eq!(router.mesh_peers("t").len(), 4);
 }
+
+#[test]
+fn a_peer_with_another_message_id_rule_keeps_its_promises_by_answering() {
+    // rust-libp2p names messages by text ids, applications by content
+    // hashes: the ids an honest peer advertises may never match ours.
+    let now = Instant::now();
+    let mut router = router();
+    let all = peers(&mut router, 2, "t", now);
+    router.set_local("t", true, now);
+    let (honest, first) = (all[0], all[1]);
+    let author = Keypair::generate_ed25519();
+    let mut beat = now;
+    for seqno in 0..12 {
+        let raw = signed(&author, seqno, "t", b"same message, other name");
+        router.receive(first, &Rpc::messages(vec![raw.clone()]).encode(), beat);
+        let their_id = format!("{}{seqno}", author.peer_id()).into_bytes();
+        let ihave = control_rpc(ControlMessage {
+            ihave: vec![ControlIHave { topic_id: Some("t".into()), message_ids: vec![their_id] }],
+            ..Default::default()
+        });
+        let (actions, _) = router.receive(honest, &ihave, beat);
+        assert!(sent(&actions).iter().any(|(_, _, c)| !c.iwant.is_empty()), "an unknown id is asked for");
+        // It answers with the message, which we know under our own id.
+        let (actions, _) = router.receive(honest, &Rpc::messages(vec![raw]).encode(), beat);
+        assert_eq!(delivered(&actions), 0, "a copy");
+        beat += Duration::from_secs(4);
+        router.heartbeat(beat);
+    }
+    assert!(router.score(honest, beat) >= 0.0, "no broken promise: {}", router.score(honest, beat));
+}
