@@ -145,7 +145,7 @@ async fn a_peer_that_stops_answering_expires_after_its_ttl_and_junk_is_ignored()
     // Junk first: garbage, an oversized packet, a response with no address.
     inject(port, group, b"\x00\x01garbage");
     inject(port, group, &vec![0xff; 9500]);
-    inject(port, group, &packet::response("junk", PeerId::random(), &[], Duration::from_secs(60))[0]);
+    inject(port, group, &packet::response("junk", PeerId::random(), &[], Duration::from_mins(1))[0]);
     // Then a peer announced once, for 2 s, never again.
     let ghost = Keypair::generate_ed25519().peer_id();
     let addr: Multiaddr = "/ip4/127.0.0.1/tcp/9".parse().unwrap();
