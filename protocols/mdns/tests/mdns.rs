@@ -149,7 +149,7 @@ async fn a_peer_that_stops_answering_expires_after_its_ttl_and_junk_is_ignored()
     // Then a peer announced once, for 2 s, never again.
     let ghost = Keypair::generate_ed25519().peer_id();
     let addr: Multiaddr = "/ip4/127.0.0.1/tcp/9".parse().unwrap();
-    inject(port, group, &packet::response("ghost", ghost, &[addr.clone()], Duration::from_secs(2))[0]);
+    inject(port, group, &packet::response("ghost", ghost, std::slice::from_ref(&addr), Duration::from_secs(2))[0]);
     let first = within(events.recv()).await.unwrap();
     assert_eq!(first, Event::Discovered { peer: ghost, addrs: vec![addr] }, "the junk made no event");
     let started = std::time::Instant::now();
