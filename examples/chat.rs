@@ -1,9 +1,12 @@
 //! The chat, on gossipsub: run it in two terminals and talk.
 //!
 //! ```sh
-//! cargo run --example chat                 # prints the command for the second terminal
-//! cargo run --example chat -- --dial /ip4/127.0.0.1/tcp/<port>/p2p/<id>
+//! cargo run --example chat                 # in two terminals: they find each other (mDNS)
+//! cargo run --example chat -- --dial /ip4/127.0.0.1/tcp/<port>/p2p/<id>   # or join by address
 //! ```
+//!
+//! Chats on one LAN (or one machine) find each other by mDNS and connect;
+//! `--no-mdns` turns that off.
 //!
 //! Each typed line is published on the topic (`chat` by default) as
 //! `nick: text`; received lines print as they are, and peers joining and
@@ -20,7 +23,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use strata::{Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, ping, pubsub::Message};
+use strata::{Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, mdns, ping, pubsub::Message};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Parser)]
@@ -41,6 +44,17 @@ struct Cli {
     /// Keep your identity in this file: created on first use, read after.
     #[arg(long)]
     key: Option<PathBuf>,
+    /// Do not discover peers on the LAN (mDNS).
+    #[arg(long)]
+    no_mdns: bool,
+    /// mDNS group and port (default 224.0.0.251:5353): chats on another
+    /// group or port do not see each other.
+    #[arg(long)]
+    mdns_group: Option<std::net::SocketAddrV4>,
+    /// Only this interface address for mDNS (default: every interface that
+    /// is up, loopback excepted).
+    #[arg(long)]
+    mdns_interface: Option<std::net::IpAddr>,
     /// Use floodsub instead of gossipsub.
     #[arg(long)]
     floodsub: bool,
@@ -72,6 +86,12 @@ fn line_of(message: &Message) -> String {
     }
 }
 
+/// mDNS discovery (dialing what it finds) unless `--no-mdns`.
+fn mdns_config(cli: &Cli) -> Option<mdns::Config> {
+    let config = mdns::Config::default().with_auto_dial(true).with_network(cli.mdns_group, cli.mdns_interface);
+    (!cli.no_mdns).then_some(config)
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let keypair = match &cli.key {
         Some(path) => Keypair::load_or_generate(path).map_err(|e| format!("{}: {e}", path.display()))?,
@@ -101,9 +121,16 @@ async fn run(cli: Cli) -> Result<(), String> {
         println!("  {addr}");
     }
     if let Some(join) = join {
-        println!("To join from another terminal:");
+        let mdns = if cli.no_mdns { "" } else { " (chats on this LAN join by themselves)" };
+        println!("To join from another terminal{mdns}:");
         println!("  cargo run --example chat -- --dial {join}");
     }
+    // Discovery runs while its handle lives: kept to the end of the chat.
+    let discovery = match mdns_config(&cli) {
+        Some(config) => Some(mdns::Mdns::attach(&host, config).map_err(|e| format!("mDNS: {e}"))?),
+        None => None,
+    };
+    let mut found = discovery.as_ref().map(mdns::Mdns::events);
     println!("Type a line and press Enter to send it; Ctrl-C to leave.");
 
     for addr in &cli.dial {
@@ -144,10 +171,16 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Ok(floodsub::Event::Unsubscribed { peer, topic }) if topic == cli.topic => println!("* {} left", name(&nicks, peer)),
                 _ => {}
             },
+            Some(Ok(mdns::Event::Discovered { peer, .. })) = async { found.as_mut()?.recv().await.ok().map(Ok::<_, ()>) } => {
+                if !host.is_connected(peer) {
+                    println!("* found {} on the LAN, joining", name(&nicks, peer));
+                }
+            }
             _ = tokio::signal::ctrl_c() => break,
         }
     }
     drop(room);
+    drop(discovery);
     host.shutdown().await;
     println!("bye");
     Ok(())

@@ -13,9 +13,12 @@ use tokio::{
 
 const LIMIT: Duration = Duration::from_secs(30);
 
+/// A chat on loopback; mDNS off unless `args` set up a test network.
 fn start(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mdns_off: &[&str] = if args.iter().any(|arg| arg.starts_with("--mdns")) { &[] } else { &["--no-mdns"] };
     let mut child = Command::new(strata_testkit::example_binary("chat"))
         .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
+        .args(mdns_off)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -85,4 +88,21 @@ async fn two_chats_talk_over_floodsub_too() {
     wait_for(&mut bob_out, |l| l.starts_with("* ") && l.ends_with(" joined")).await;
     type_line(&mut bob, "over floodsub").await;
     wait_for(&mut alice_out, |l| l == "bob: over floodsub").await;
+}
+
+#[tokio::test]
+async fn two_chats_on_one_network_find_each_other_with_no_address() {
+    // mDNS on loopback, on a group and port of this test's own: the LAN
+    // hears nothing.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let group = format!("239.255.{}.{}:{port}", port >> 8, port & 0xff);
+    let network = ["--mdns-group", &group, "--mdns-interface", "127.0.0.1"];
+    let (mut alice, mut alice_out) = start(&[&["--nick", "alice"][..], &network].concat());
+    let (mut bob, mut bob_out) = start(&[&["--nick", "bob"][..], &network].concat());
+    wait_for(&mut bob_out, |l| l.starts_with("* ") && l.ends_with(" joined")).await;
+    wait_for(&mut alice_out, |l| l.starts_with("* ") && l.ends_with(" joined")).await;
+    type_line(&mut alice, "found you").await;
+    wait_for(&mut bob_out, |l| l == "alice: found you").await;
+    type_line(&mut bob, "and I you").await;
+    wait_for(&mut alice_out, |l| l == "bob: and I you").await;
 }

@@ -278,3 +278,28 @@ async fn conns_opens_n_connections_and_reports_them() {
     assert_eq!(events[1]["still_open"].as_u64(), Some(40));
     server.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn listeners_with_mdns_discover_and_connect_to_each_other() {
+    // A test network on loopback: its own group and port.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let group = format!("239.255.{}.{}:{port}", port >> 8, port & 0xff);
+    let args = ["listen", "--mdns", "--mdns-group", &group, "--mdns-interface", "127.0.0.1", "--timeout", "20"];
+    let (first_addr, _first, mut first_lines) = start(&args).await;
+    let (second_addr, _second, mut second_lines) = start(&args).await;
+    let id_of = |addr: &str| addr.rsplit("/p2p/").next().unwrap().to_owned();
+    for (lines, other) in [(&mut first_lines, id_of(&second_addr)), (&mut second_lines, id_of(&first_addr))] {
+        let (mut discovered, mut connected) = (false, false);
+        while !(discovered && connected) {
+            let event = next_event(lines).await;
+            match event["event"].as_str().unwrap() {
+                "discovered" if event["peer_id"] == other.as_str() => {
+                    assert!(!event["addrs"].as_array().unwrap().is_empty());
+                    discovered = true;
+                }
+                "connected" if event["peer_id"] == other.as_str() => connected = true,
+                _ => {}
+            }
+        }
+    }
+}

@@ -20,7 +20,7 @@ use std::{
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use strata::{Host, Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, ping};
+use strata::{Host, Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, mdns, ping};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 mod perf;
@@ -57,6 +57,17 @@ enum Mode {
         /// Address to listen on.
         #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
         listen: Multiaddr,
+        /// Announce this node and discover others on the LAN (mDNS),
+        /// dialing each one found.
+        #[arg(long)]
+        mdns: bool,
+        /// mDNS group and port (default 224.0.0.251:5353); tests use their own.
+        #[arg(long, requires = "mdns")]
+        mdns_group: Option<std::net::SocketAddrV4>,
+        /// Only this interface address for mDNS (default: every interface
+        /// that is up, loopback excepted).
+        #[arg(long, requires = "mdns")]
+        mdns_interface: Option<std::net::IpAddr>,
     },
     /// Dial, ping, wait for the remote's identify, print `done`.
     Dial {
@@ -276,10 +287,42 @@ fn announce(host: &Host) {
     }
 }
 
-async fn listen(cli: &Cli, keypair: &Keypair, addr: Multiaddr) -> Result<(), String> {
+/// mDNS as the `--mdns*` flags ask, or none.
+fn mdns_config(
+    on: bool,
+    group: Option<std::net::SocketAddrV4>,
+    interface: Option<std::net::IpAddr>,
+) -> Option<mdns::Config> {
+    on.then(|| mdns::Config::default().with_auto_dial(true).with_network(group, interface))
+}
+
+/// Prints `discovered` for each new peer mDNS finds (it dials them).
+async fn print_discovered(mdns: mdns::Mdns) {
+    let mut events = mdns.events();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        match events.recv().await {
+            Ok(mdns::Event::Discovered { peer, addrs }) if seen.insert(peer) => emit(
+                "discovered",
+                json!({ "peer_id": peer.to_string(), "addrs": addrs.iter().map(ToString::to_string).collect::<Vec<_>>() }),
+            ),
+            Ok(mdns::Event::Expired { peer }) => {
+                seen.remove(&peer);
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            _ => {}
+        }
+    }
+}
+
+async fn listen(cli: &Cli, keypair: &Keypair, addr: Multiaddr, mdns: Option<mdns::Config>) -> Result<(), String> {
     let node = node(keypair, Some(addr), cli).await?;
     let (host, pubsub) = (node.host.clone(), node.pubsub.clone());
     announce(&host);
+    if let Some(config) = mdns {
+        let mdns = mdns::Mdns::attach(&host, config).map_err(|e| e.to_string())?;
+        tokio::spawn(print_discovered(mdns));
+    }
     tokio::spawn(print_events(node));
     let commands = tokio::spawn(read_commands(host.clone(), pubsub));
     match cli.timeout {
@@ -401,7 +444,9 @@ async fn main() -> std::process::ExitCode {
     let started = Instant::now();
     let limited = |default: u64| Duration::from_secs(cli.timeout.unwrap_or(default));
     let outcome = match &cli.mode {
-        Mode::Listen { listen: addr } => listen(&cli, &keypair, addr.clone()).await,
+        Mode::Listen { listen: addr, mdns, mdns_group, mdns_interface } => {
+            listen(&cli, &keypair, addr.clone(), mdns_config(*mdns, *mdns_group, *mdns_interface)).await
+        }
         Mode::Dial { addr, ping, publish, expect_messages } => {
             within(limited(20), started, dial(&cli, &keypair, addr.clone(), *ping, publish, *expect_messages)).await
         }

@@ -103,7 +103,7 @@ async fn the_chat_talks_to_rust_libp2ps_chat_example_on_test_net() {
     let Seen::Listening(address) = next_seen(&mut seen).await else { panic!("the rust node listens first") };
 
     let mut chat = Command::new(strata_testkit::example_binary("chat"))
-        .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--topic", "test-net", "--nick", "strata"])
+        .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--topic", "test-net", "--nick", "strata", "--no-mdns"])
         .args(["--dial", &address.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -2,7 +2,7 @@
 //! often to ask, how long answers last, and the limits on what is kept.
 
 use std::{
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4},
     time::Duration,
 };
 
@@ -67,6 +67,20 @@ impl Config {
     pub fn with_group(mut self, group: Ipv4Addr, port: u16) -> Self {
         self.group_v4 = group;
         self.port = port;
+        self
+    }
+
+    /// A network of its own where given (command-line flags): the IPv4
+    /// `group` and port, IPv4 only ([`Config::with_group`]), and only the
+    /// interface holding `interface` ([`Interfaces::Only`]).
+    #[must_use]
+    pub fn with_network(mut self, group: Option<SocketAddrV4>, interface: Option<IpAddr>) -> Self {
+        if let Some(group) = group {
+            self = self.with_group(*group.ip(), group.port()).with_group_v6(None);
+        }
+        if let Some(interface) = interface {
+            self = self.with_interfaces(Interfaces::Only(vec![interface]));
+        }
         self
     }
 

@@ -96,8 +96,10 @@ pub(crate) fn receiver_v6(port: u16) -> io::Result<UdpSocket> {
 }
 
 /// A sender multicasting out of `iface` (it also hears the unicast
-/// answers to what it sends).
-pub(crate) fn sender(iface: &Iface) -> io::Result<UdpSocket> {
+/// answers to what it sends: read them through a clone). A plain
+/// non-blocking socket: a datagram is sent at once or dropped, from any
+/// code, with no readiness to wait for.
+pub(crate) fn sender(iface: &Iface) -> io::Result<std::net::UdpSocket> {
     let socket = match iface.ip {
         IpAddr::V4(ip) => {
             let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
@@ -118,7 +120,7 @@ pub(crate) fn sender(iface: &Iface) -> io::Result<UdpSocket> {
         }
     };
     socket.set_nonblocking(true)?;
-    UdpSocket::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// Where multicasts to `iface` go.

@@ -119,7 +119,7 @@ impl Mdns {
 
 /// An interface joined: its sender and when we last answered on it.
 struct Joined {
-    sender: Arc<UdpSocket>,
+    sender: std::net::UdpSocket,
     reader: AbortHandle,
     last_response: Option<Instant>,
 }
@@ -228,12 +228,15 @@ impl Driver {
             let family =
                 |socket: &&Arc<UdpSocket>| socket.local_addr().is_ok_and(|a| a.is_ipv4() == iface.ip.is_ipv4());
             let Some(receiver) = self.receivers.iter().find(family).cloned() else { continue };
-            let joined = net::membership(&receiver, &self.config, &iface, true).and_then(|()| net::sender(&iface));
+            let joined = net::membership(&receiver, &self.config, &iface, true).and_then(|()| {
+                let sender = net::sender(&iface)?;
+                let reading = UdpSocket::from_std(sender.try_clone()?)?;
+                Ok((sender, reading))
+            });
             match joined {
-                Ok(sender) => {
+                Ok((sender, reading)) => {
                     tracing::debug!(ip = %iface.ip, "mdns: interface joined");
-                    let sender = Arc::new(sender);
-                    let reader = self.spawn_reader(Arc::clone(&sender), Some(&iface));
+                    let reader = self.spawn_reader(Arc::new(reading), Some(&iface));
                     self.send(&sender, &iface, &packet::query());
                     self.ifaces.insert(iface, Joined { sender, reader, last_response: None });
                 }
@@ -242,9 +245,9 @@ impl Driver {
         }
     }
 
-    fn send(&self, sender: &UdpSocket, iface: &Iface, bytes: &[u8]) {
+    fn send(&self, sender: &std::net::UdpSocket, iface: &Iface, bytes: &[u8]) {
         let Some(to) = net::group_addr(&self.config, iface) else { return };
-        if let Err(error) = sender.try_send_to(bytes, to) {
+        if let Err(error) = sender.send_to(bytes, to) {
             tracing::debug!(%error, ip = %iface.ip, "mdns: send failed");
         }
     }
@@ -293,7 +296,7 @@ impl Driver {
                 continue;
             }
             joined.last_response = Some(now);
-            let sender = Arc::clone(&joined.sender);
+            let Ok(sender) = joined.sender.try_clone() else { continue };
             let mut packets = Vec::new();
             if peers {
                 let addrs = advertised(&listen, &iface);
@@ -305,7 +308,7 @@ impl Driver {
             for bytes in &packets {
                 self.send(&sender, &iface, bytes);
                 if from.port() != self.config.port && iface.has_on_link(from.ip()) {
-                    let _ = sender.try_send_to(bytes, from);
+                    let _ = sender.send_to(bytes, from);
                 }
             }
         }
