@@ -10,6 +10,7 @@ pub use strata_gossipsub as gossipsub;
 pub use strata_host as host;
 pub use strata_host::{ConnectionEvent, ConnectionId, Event, Host, Protocol, Stream, WeakHost};
 pub use strata_identify as identify;
+pub use strata_kad as kad;
 pub use strata_mdns as mdns;
 pub use strata_mplex as mplex;
 pub use strata_noise as noise;
