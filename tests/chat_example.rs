@@ -13,6 +13,11 @@ use tokio::{
 
 const LIMIT: Duration = Duration::from_secs(30);
 
+/// The tests of this file run their processes one test at a time: several
+/// at once on a small machine made timing races the programs must
+/// survive anyway (noted for the team) into failures of unrelated tests.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A chat on loopback; mDNS off unless `args` set up a test network.
 fn start(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
     let mdns_off: &[&str] = if args.iter().any(|arg| arg.starts_with("--mdns")) { &[] } else { &["--no-mdns"] };
@@ -41,6 +46,7 @@ async fn type_line(child: &mut Child, text: &str) {
 
 #[tokio::test]
 async fn two_chats_talk() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let key_dir = std::env::temp_dir().join(format!("strata-chat-test-{}", std::process::id()));
     std::fs::create_dir_all(&key_dir).unwrap();
     let key = key_dir.join("alice.key");
@@ -79,6 +85,7 @@ async fn two_chats_talk() {
 
 #[tokio::test]
 async fn two_chats_talk_over_floodsub_too() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (_alice, mut alice_out) = start(&["--nick", "alice", "--floodsub"]);
     let banner = wait_for(&mut alice_out, |l| l.starts_with("strata chat: you are")).await;
     assert!(banner.ends_with("(floodsub)."), "{banner}");
@@ -92,6 +99,7 @@ async fn two_chats_talk_over_floodsub_too() {
 
 #[tokio::test]
 async fn two_chats_on_one_network_find_each_other_with_no_address() {
+    let _one = ONE_AT_A_TIME.lock().await;
     // mDNS on loopback, on a group and port of this test's own: the LAN
     // hears nothing.
     let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -14,6 +14,11 @@ use tokio::{
 
 const LIMIT: Duration = Duration::from_secs(30);
 
+/// The tests of this file run their processes one test at a time: several
+/// at once on a small machine made timing races the programs must
+/// survive anyway (noted for the team) into failures of unrelated tests.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn peer_binary() -> PathBuf {
     strata_testkit::example_binary("peer")
 }
@@ -26,6 +31,10 @@ async fn run(args: &[&str]) -> (Vec<Value>, i32) {
         .unwrap();
     let events =
         String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    if !output.status.success() {
+        // Shown if the test fails: the run's logs (RUST_LOG sets their level).
+        eprintln!("peer {args:?} failed; its stderr:\n{}", String::from_utf8_lossy(&output.stderr));
+    }
     (events, output.status.code().unwrap_or(-1))
 }
 
@@ -35,6 +44,7 @@ fn names(events: &[Value]) -> Vec<&str> {
 
 #[tokio::test]
 async fn listen_and_dial_with_three_pings_and_both_identify_records() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let mut listener = Command::new(peer_binary())
         .args(["listen", "--seed", "1", "--timeout", "20"])
         .stdout(Stdio::piped())
@@ -75,6 +85,7 @@ async fn listen_and_dial_with_three_pings_and_both_identify_records() {
 
 #[tokio::test]
 async fn a_failed_dial_prints_an_error_and_exits_1() {
+    let _one = ONE_AT_A_TIME.lock().await;
     // A port nobody listens on (bound, then released).
     let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = socket.local_addr().unwrap().port();
@@ -87,6 +98,7 @@ async fn a_failed_dial_prints_an_error_and_exits_1() {
 
 #[tokio::test]
 async fn listen_exits_0_at_its_timeout() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (events, code) = run(&["listen", "--timeout", "1"]).await;
     assert_eq!((names(&events), code), (vec!["listening"], 0));
 }
@@ -118,6 +130,7 @@ async fn listener_with(listener_muxer: &str) -> (String, tokio::process::Child) 
 
 #[tokio::test]
 async fn each_muxer_choice_connects_where_the_other_side_offers_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
     for (listener_muxer, dialer_muxer, connects) in [
         ("yamux", "yamux", true),
         ("mplex", "mplex", true),
@@ -152,11 +165,13 @@ async fn next_event(lines: &mut tokio::io::Lines<BufReader<tokio::process::Child
 
 #[tokio::test]
 async fn floodsub_both_ways_with_stdin_publish() {
+    let _one = ONE_AT_A_TIME.lock().await;
     pubsub_both_ways_with_stdin_publish(&[]).await;
 }
 
 #[tokio::test]
 async fn gossipsub_both_ways_with_stdin_publish() {
+    let _one = ONE_AT_A_TIME.lock().await;
     pubsub_both_ways_with_stdin_publish(&["--pubsub", "gossipsub"]).await;
 }
 
@@ -233,6 +248,7 @@ async fn perf_server() -> (String, tokio::process::Child, Lines) {
 
 #[tokio::test]
 async fn perf_client_measures_perf_server_as_the_contract_says() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (addr, mut server, mut lines) = perf_server().await;
     let args = ["perf-client", &addr, "--bytes", "3000000", "--upload-bytes", "1000000", "--streams", "3"];
     let (events, code) = run(&args).await;
@@ -265,6 +281,7 @@ async fn perf_client_measures_perf_server_as_the_contract_says() {
 
 #[tokio::test]
 async fn conns_opens_n_connections_and_reports_them() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (addr, mut server, _lines) = perf_server().await;
     let (events, code) = run(&["conns", &addr, "--n", "40", "--concurrency", "8", "--timeout", "1"]).await;
     assert_eq!((names(&events), code), (vec!["conns", "done"], 0), "{events:?}");
@@ -281,6 +298,7 @@ async fn conns_opens_n_connections_and_reports_them() {
 
 #[tokio::test]
 async fn listeners_with_mdns_discover_and_connect_to_each_other() {
+    let _one = ONE_AT_A_TIME.lock().await;
     // A test network on loopback: its own group and port.
     let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let group = format!("239.255.{}.{}:{port}", port >> 8, port & 0xff);
@@ -302,4 +320,55 @@ async fn listeners_with_mdns_discover_and_connect_to_each_other() {
             }
         }
     }
+}
+
+/// A listening `peer` with stdin: its address, the process, its lines, its stdin.
+async fn start_with_stdin(args: &[&str]) -> (String, tokio::process::Child, Lines, tokio::process::ChildStdin) {
+    let mut child = Command::new(peer_binary())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = next_event(&mut lines).await;
+    assert_eq!(listening["event"], "listening");
+    (listening["addr"].as_str().unwrap().to_owned(), child, lines, stdin)
+}
+
+/// Types `line` and returns the first event named `wanted` (or `kad_error`).
+async fn kad_command(stdin: &mut tokio::process::ChildStdin, lines: &mut Lines, line: &str, wanted: &str) -> Value {
+    use tokio::io::AsyncWriteExt;
+    stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    stdin.flush().await.unwrap();
+    loop {
+        let event = next_event(lines).await;
+        let name = event["event"].as_str().unwrap();
+        assert_ne!(name, "kad_error", "{line}: {event}");
+        if name == wanted {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn kad_commands_put_get_provide_and_find_through_a_bootstrap_node() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (a_addr, _a, mut a_lines, mut a_in) = start_with_stdin(&["listen", "--kad", "--timeout", "20"]).await;
+    let (b_addr, _b, mut b_lines, mut b_in) =
+        start_with_stdin(&["listen", "--kad", "--bootstrap", &a_addr, "--timeout", "20"]).await;
+    let provider_id = b_addr.rsplit("/p2p/").next().unwrap().to_owned();
+    let booted = kad_command(&mut b_in, &mut b_lines, "kad-bootstrap", "kad_bootstrapped").await;
+    assert!(booted["peers"].as_u64().unwrap() >= 1);
+    let put = kad_command(&mut b_in, &mut b_lines, "kad-put greeting hello there", "kad_put").await;
+    assert_eq!((put["key"].as_str(), put["stored_at"].as_u64()), (Some("greeting"), Some(1)));
+    let value = kad_command(&mut a_in, &mut a_lines, "kad-get greeting", "kad_value").await;
+    assert_eq!(value["value"], "hello there");
+    kad_command(&mut b_in, &mut b_lines, "kad-provide room", "kad_provided").await;
+    let providers = kad_command(&mut a_in, &mut a_lines, "kad-providers room", "kad_providers").await;
+    assert!(providers["providers"].as_array().unwrap().iter().any(|p| p == provider_id.as_str()), "{providers}");
+    let found = kad_command(&mut a_in, &mut a_lines, &format!("kad-find {provider_id}"), "kad_peer").await;
+    assert!(!found["addrs"].as_array().unwrap().is_empty(), "{found}");
 }

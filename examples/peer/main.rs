@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use strata::{Host, Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, mdns, ping};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+mod kad;
 mod perf;
 
 #[derive(Parser)]
@@ -45,6 +46,13 @@ struct Cli {
     /// pubsub signing policy.
     #[arg(long, global = true, value_enum, default_value_t = Sign::Strict)]
     sign: Sign,
+    /// Serve the Kademlia DHT (`/ipfs/kad/1.0.0`, server mode); `kad-*`
+    /// commands on stdin (listen).
+    #[arg(long, global = true)]
+    kad: bool,
+    /// A DHT node to dial and add to the routing table (repeatable).
+    #[arg(long = "bootstrap", global = true, requires = "kad")]
+    bootstrap: Vec<Multiaddr>,
     /// Seconds before exiting: listen exits 0, dial fails (default 20 for dial).
     #[arg(long, global = true)]
     timeout: Option<u64>,
@@ -200,6 +208,8 @@ struct Node {
     ping: ping::Ping,
     identify: identify::Identify,
     pubsub: PubSub,
+    /// The DHT, with `--kad`.
+    kad: Option<strata::kad::Kad>,
     /// Every message of every subscribed topic, in arrival order.
     messages: tokio::sync::mpsc::UnboundedReceiver<floodsub::Message>,
 }
@@ -236,33 +246,49 @@ async fn node(keypair: &Keypair, listen: Option<Multiaddr>, cli: &Cli) -> Result
             }
         });
     }
-    Ok(Node { host, ping, identify, pubsub, messages })
+    let kad = if cli.kad {
+        let kad =
+            strata::kad::Kad::attach(&host, &identify, strata::kad::Config::default()).map_err(|e| e.to_string())?;
+        for addr in &cli.bootstrap {
+            let peer = host.dial(addr.clone()).await.map_err(|e| format!("bootstrap {addr}: {e}"))?;
+            kad.add_address(peer, addr);
+        }
+        Some(kad)
+    } else {
+        None
+    };
+    Ok(Node { host, ping, identify, pubsub, kad, messages })
 }
 
 /// Prints connections coming and going (per peer), identify records,
 /// pings, subscriptions and messages, until the host stops.
-async fn print_events(node: Node) {
-    let Node { host, ping, identify, pubsub, mut messages } = node;
+///
+/// Subscribes at once (before the first poll), so that nothing that
+/// happens after the call is missed.
+fn print_events(node: Node) -> impl Future<Output = ()> {
+    let Node { host, ping, identify, pubsub, mut messages, .. } = node;
     let (mut connections, mut identified, mut pinged) = (host.events(), identify.events(), ping.events());
     let mut subscriptions = pubsub.events();
-    loop {
-        tokio::select! {
-            event = connections.recv() => match event {
-                Ok(strata::Event::ConnectionEstablished { peer, .. }) if host.connected_peers().contains(&peer) => {
-                    emit("connected", json!({ "peer_id": peer.to_string() }));
+    async move {
+        loop {
+            tokio::select! {
+                event = connections.recv() => match event {
+                    Ok(strata::Event::ConnectionEstablished { peer, .. }) if host.connected_peers().contains(&peer) => {
+                        emit("connected", json!({ "peer_id": peer.to_string() }));
+                    }
+                    Ok(strata::Event::ConnectionClosed { peer, .. }) if !host.is_connected(peer) => {
+                        emit("disconnected", json!({ "peer_id": peer.to_string() }));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    _ => {}
+                },
+                Ok(identify::Event::Received { peer, info }) = identified.recv() => identify_event(peer, &info),
+                Ok(ping::Event::Pong { peer, rtt }) = pinged.recv() => ping_event(peer, rtt),
+                Ok(floodsub::Event::Subscribed { peer, topic }) = subscriptions.recv() => {
+                    emit("subscribed", json!({ "peer_id": peer.to_string(), "topic": topic }));
                 }
-                Ok(strata::Event::ConnectionClosed { peer, .. }) if !host.is_connected(peer) => {
-                    emit("disconnected", json!({ "peer_id": peer.to_string() }));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                _ => {}
-            },
-            Ok(identify::Event::Received { peer, info }) = identified.recv() => identify_event(peer, &info),
-            Ok(ping::Event::Pong { peer, rtt }) = pinged.recv() => ping_event(peer, rtt),
-            Ok(floodsub::Event::Subscribed { peer, topic }) = subscriptions.recv() => {
-                emit("subscribed", json!({ "peer_id": peer.to_string(), "topic": topic }));
+                Some(message) = messages.recv() => message_event(&message),
             }
-            Some(message) = messages.recv() => message_event(&message),
         }
     }
 }
@@ -297,9 +323,17 @@ fn mdns_config(
 }
 
 /// Prints `discovered` for each new peer mDNS finds (it dials them).
+///
+/// Subscribes first, then prints the peers known already: none is missed,
+/// even one found before this runs.
 async fn print_discovered(mdns: mdns::Mdns) {
     let mut events = mdns.events();
     let mut seen = std::collections::HashSet::new();
+    for (peer, addrs) in mdns.peers() {
+        seen.insert(peer);
+        let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        emit("discovered", json!({ "peer_id": peer.to_string(), "addrs": addrs }));
+    }
     loop {
         match events.recv().await {
             Ok(mdns::Event::Discovered { peer, addrs }) if seen.insert(peer) => emit(
@@ -317,14 +351,15 @@ async fn print_discovered(mdns: mdns::Mdns) {
 
 async fn listen(cli: &Cli, keypair: &Keypair, addr: Multiaddr, mdns: Option<mdns::Config>) -> Result<(), String> {
     let node = node(keypair, Some(addr), cli).await?;
-    let (host, pubsub) = (node.host.clone(), node.pubsub.clone());
+    let (host, pubsub, kad) = (node.host.clone(), node.pubsub.clone(), node.kad.clone());
     announce(&host);
+    // Subscribed before discovery starts: no connection it makes is missed.
+    tokio::spawn(print_events(node));
     if let Some(config) = mdns {
         let mdns = mdns::Mdns::attach(&host, config).map_err(|e| e.to_string())?;
         tokio::spawn(print_discovered(mdns));
     }
-    tokio::spawn(print_events(node));
-    let commands = tokio::spawn(read_commands(host.clone(), pubsub));
+    let commands = tokio::spawn(read_commands(host.clone(), pubsub, kad));
     match cli.timeout {
         Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
         None => drop(tokio::signal::ctrl_c().await),
@@ -334,11 +369,14 @@ async fn listen(cli: &Cli, keypair: &Keypair, addr: Multiaddr, mdns: Option<mdns
     Ok(())
 }
 
-/// Reads `publish TOPIC TEXT` and `dial MULTIADDR` lines from stdin; keeps
-/// the node running when stdin ends.
-async fn read_commands(host: Host, pubsub: PubSub) {
+/// Reads `publish TOPIC TEXT`, `dial MULTIADDR` and `kad-*` lines from
+/// stdin; keeps the node running when stdin ends.
+async fn read_commands(host: Host, pubsub: PubSub, kad: Option<strata::kad::Kad>) {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        if kad::command(kad.as_ref(), &line) {
+            continue;
+        }
         let mut words = line.trim().splitn(3, ' ');
         match (words.next(), words.next(), words.next()) {
             (Some("dial"), Some(addr), None) => match addr.parse::<Multiaddr>() {
@@ -371,7 +409,7 @@ async fn dial(
     publish: &[String],
     expect: u32,
 ) -> Result<(), String> {
-    let Node { host, ping, identify, pubsub, mut messages } = node(keypair, None, cli).await?;
+    let Node { host, ping, identify, pubsub, mut messages, .. } = node(keypair, None, cli).await?;
     let (mut records, mut subscriptions) = (identify.events(), pubsub.events());
     let peer = host.dial(addr).await.map_err(|e| format!("dial failed: {e}"))?;
     emit("connected", json!({ "peer_id": peer.to_string() }));

@@ -271,8 +271,11 @@ impl Session {
             self.events.push_back(Event::RemoteClosed(id));
         }
         if header.flags.contains(Flags::RST) && stream.state != StreamState::Reset {
+            // What arrived before the reset stays readable (as rust-libp2p's
+            // yamux does): a peer that writes its last message and then
+            // drops the stream loses nothing it had sent. Reads report the
+            // reset once it is drained; dropping the handle frees it.
             stream.state = StreamState::Reset;
-            self.buffered -= stream.discard();
             self.events.push_back(Event::Reset(id));
         }
         self.forget_if_finished(id);
@@ -393,7 +396,16 @@ impl Session {
         let room = self.config.max_connection_window.saturating_sub(self.window_total);
         let room = u32::try_from(room).unwrap_or(u32::MAX);
         let (rtt, max_window) = (self.rtt, self.config.max_stream_window);
-        let stream = self.stream(id)?;
+        let stream = self.streams.get_mut(&id).ok_or(StreamError::Unknown)?;
+        if stream.state == StreamState::Reset {
+            // Drain what came before the reset; no window to grant.
+            if stream.recv.is_empty() {
+                return Err(StreamError::Reset);
+            }
+            let n = stream.read_into(max, put);
+            self.buffered -= n;
+            return Ok(n);
+        }
         let n = stream.read_into(max, put);
         let before = stream.window;
         if let Some(delta) = stream.window_update(now, rtt, max_window, room) {

@@ -158,6 +158,30 @@ fn resets_both_ways() {
 }
 
 #[test]
+fn data_sent_before_a_reset_is_still_read_then_the_reset_reported() {
+    let (mut client, mut server) = pair();
+    let id = client.open(Instant::now()).unwrap();
+    client.write(id, b"hi").unwrap();
+    pump(&mut client, &mut server).unwrap();
+    events(&mut server);
+    server.accept(id).unwrap();
+    let mut buf = [0u8; 32];
+    assert_eq!(server.read(id, &mut buf, Instant::now()).unwrap(), 2);
+    pump(&mut server, &mut client).unwrap();
+    // The last message and the reset arrive together, before any read.
+    client.write(id, b"last words").unwrap();
+    client.reset(id);
+    pump(&mut client, &mut server).unwrap();
+    assert_eq!(events(&mut server), [Event::Readable(id), Event::Reset(id)]);
+    assert_eq!(server.read(id, &mut buf, Instant::now()).unwrap(), 10, "what came before the reset");
+    assert_eq!(&buf[..10], b"last words");
+    assert_eq!(server.read(id, &mut buf, Instant::now()), Err(StreamError::Reset), "then the reset");
+    assert_eq!(server.next_frame(), None, "no window update for a reset stream");
+    server.drop_stream(id);
+    assert_eq!(server.stream_count(), 0);
+}
+
+#[test]
 fn pings_are_answered_with_their_value() {
     let (mut client, mut server) = pair();
     client.ping(0xdead_beef);

@@ -91,6 +91,7 @@ impl Mdns {
             readers: Vec::new(),
             inbox_tx,
             listen: host.listen_addrs(),
+            answered: HashMap::new(),
             config,
         };
         for receiver in driver.receivers.clone() {
@@ -117,11 +118,12 @@ impl Mdns {
     }
 }
 
-/// An interface joined: its sender and when we last answered on it.
+/// An interface joined: its sender, and how many answers went out on it
+/// in the current second.
 struct Joined {
     sender: std::net::UdpSocket,
     reader: AbortHandle,
-    last_response: Option<Instant>,
+    answers: (Instant, u32),
 }
 
 struct Driver {
@@ -135,11 +137,15 @@ struct Driver {
     inbox_tx: mpsc::Sender<(Vec<u8>, SocketAddr)>,
     /// The host's listen addresses when last announced (for the goodbye).
     listen: Vec<Multiaddr>,
+    /// When each querier was last answered, per interface (bounded).
+    answered: HashMap<(IpAddr, SocketAddr), Instant>,
 }
 
-/// Answers on one interface at most this often (RFC 6762: once a second
-/// per record; a query flood gets no more than this out of us).
+/// One querier is answered at most this often on one interface.
 const MIN_RESPONSE_INTERVAL: Duration = Duration::from_millis(500);
+/// At most this many answers a second go out on one interface, whoever
+/// asks (a query flood gets no more out of us).
+const MAX_ANSWERS_PER_SEC: u32 = 20;
 
 impl Driver {
     async fn run(mut self, mut inbox: mpsc::Receiver<(Vec<u8>, SocketAddr)>, mut asked: mpsc::UnboundedReceiver<()>) {
@@ -237,8 +243,18 @@ impl Driver {
                 Ok((sender, reading)) => {
                     tracing::debug!(ip = %iface.ip, "mdns: interface joined");
                     let reader = self.spawn_reader(Arc::new(reading), Some(&iface));
+                    // Ask, and announce ourselves unasked (RFC 6762 §8.3):
+                    // nodes already up learn of us without waiting for
+                    // their next query.
                     self.send(&sender, &iface, &packet::query());
-                    self.ifaces.insert(iface, Joined { sender, reader, last_response: None });
+                    if let Some(local) = self.host_peer() {
+                        let addrs = advertised(&self.host.listen_addrs(), &iface);
+                        for bytes in packet::response(&self.peer_name, local, &addrs, self.config.ttl) {
+                            self.send(&sender, &iface, &bytes);
+                        }
+                    }
+                    let answers = (Instant::now(), 0);
+                    self.ifaces.insert(iface, Joined { sender, reader, answers });
                 }
                 Err(error) => tracing::debug!(ip = %iface.ip, %error, "mdns: cannot use interface"),
             }
@@ -280,9 +296,11 @@ impl Driver {
     }
 
     /// Answers a query from `from` on the interfaces of its link (all of
-    /// ours if none is), at most once per interface per
-    /// [`MIN_RESPONSE_INTERVAL`]; a querier not on the mDNS port (a
-    /// "legacy" one-shot querier, RFC 6762 §6.7) also gets it unicast.
+    /// ours if none is): each querier at most once per
+    /// [`MIN_RESPONSE_INTERVAL`], each interface at most
+    /// [`MAX_ANSWERS_PER_SEC`] times a second; a querier not on the mDNS
+    /// port (a "legacy" one-shot querier, RFC 6762 §6.7) also gets it
+    /// unicast.
     fn answer(&mut self, from: SocketAddr, peers: bool, services: bool) {
         let Some(local) = self.host_peer() else { return };
         let listen = self.host.listen_addrs();
@@ -290,12 +308,23 @@ impl Driver {
         let on_link: Vec<Iface> = self.ifaces.keys().filter(|iface| iface.has_on_link(from.ip())).cloned().collect();
         let targets: Vec<Iface> = if on_link.is_empty() { self.ifaces.keys().cloned().collect() } else { on_link };
         let now = Instant::now();
+        if self.answered.len() > 1024 {
+            self.answered.retain(|_, at| now.duration_since(*at) < MIN_RESPONSE_INTERVAL);
+        }
         for iface in targets {
-            let Some(joined) = self.ifaces.get_mut(&iface) else { continue };
-            if joined.last_response.is_some_and(|last| now.duration_since(last) < MIN_RESPONSE_INTERVAL) {
+            let recently = self.answered.get(&(iface.ip, from));
+            if recently.is_some_and(|at| now.duration_since(*at) < MIN_RESPONSE_INTERVAL) {
                 continue;
             }
-            joined.last_response = Some(now);
+            let Some(joined) = self.ifaces.get_mut(&iface) else { continue };
+            if now.duration_since(joined.answers.0) >= Duration::from_secs(1) {
+                joined.answers = (now, 0);
+            }
+            if joined.answers.1 >= MAX_ANSWERS_PER_SEC {
+                continue;
+            }
+            joined.answers.1 += 1;
+            self.answered.insert((iface.ip, from), now);
             let Ok(sender) = joined.sender.try_clone() else { continue };
             let mut packets = Vec::new();
             if peers {
