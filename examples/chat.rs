@@ -6,7 +6,10 @@
 //! ```
 //!
 //! Chats on one LAN (or one machine) find each other by mDNS and connect;
-//! `--no-mdns` turns that off.
+//! `--no-mdns` turns that off. Chats anywhere meet through the Kademlia DHT
+//! with `--bootstrap ADDR` (any DHT node, a strata `peer listen --kad` or a
+//! rust-libp2p one): each announces itself as a provider of the room and
+//! dials the others it finds there.
 //!
 //! Each typed line is published on the topic (`chat` by default) as
 //! `nick: text`; received lines print as they are, and peers joining and
@@ -23,7 +26,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use strata::{Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, mdns, ping, pubsub::Message};
+use strata::{Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, kad, mdns, ping, pubsub::Message};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Parser)]
@@ -44,6 +47,11 @@ struct Cli {
     /// Keep your identity in this file: created on first use, read after.
     #[arg(long)]
     key: Option<PathBuf>,
+    /// A Kademlia node to join the DHT through (repeatable): room members
+    /// announce themselves as providers of the room and find each other
+    /// there, wherever they are.
+    #[arg(long = "bootstrap")]
+    bootstrap: Vec<Multiaddr>,
     /// Do not discover peers on the LAN (mDNS).
     #[arg(long)]
     no_mdns: bool,
@@ -86,6 +94,39 @@ fn line_of(message: &Message) -> String {
     }
 }
 
+/// The DHT key a room's members provide: the room's name, namespaced.
+fn room_key(topic: &str) -> Vec<u8> {
+    format!("/strata/chat/{topic}").into_bytes()
+}
+
+/// Announces this chat as a provider of the room's key and joins the other
+/// providers, now and every 20 s (new members appear; announcements last
+/// 48 h and are refreshed by the DHT's own republishing).
+async fn meet_through_the_dht(host: strata::Host, kad: kad::Kad, topic: String) {
+    let key = room_key(&topic);
+    let mut round = tokio::time::interval(std::time::Duration::from_secs(20));
+    let mut announced = false;
+    loop {
+        round.tick().await;
+        if let Err(error) = kad.bootstrap().await {
+            println!("* the DHT is out of reach: {error}");
+            continue;
+        }
+        if !announced {
+            announced = kad.provide(&key).await.is_ok();
+        }
+        let Ok(members) = kad.providers(&key).await else { continue };
+        for (peer, _) in members {
+            if peer != host.peer_id() && !host.is_connected(peer) {
+                println!("* found {} through the DHT, joining", short(peer));
+                if let Err(error) = host.dial_peer(peer).await {
+                    println!("* could not reach {}: {error}", short(peer));
+                }
+            }
+        }
+    }
+}
+
 /// mDNS discovery (dialing what it finds) unless `--no-mdns`.
 fn mdns_config(cli: &Cli) -> Option<mdns::Config> {
     let config = mdns::Config::default().with_auto_dial(true).with_network(cli.mdns_group, cli.mdns_interface);
@@ -99,7 +140,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     let host = strata::builder(&keypair).listen(cli.listen.clone()).build().await.map_err(|e| e.to_string())?;
     ping::Ping::attach(&host, ping::Config::default()).map_err(|e| e.to_string())?;
-    identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
+    let identify = identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
     let pubsub = if cli.floodsub {
         let policy = if cli.strict { floodsub::SignaturePolicy::StrictSign } else { floodsub::SignaturePolicy::Lax };
         let config = floodsub::Config::default().with_signature_policy(policy);
@@ -124,6 +165,16 @@ async fn run(cli: Cli) -> Result<(), String> {
         let mdns = if cli.no_mdns { "" } else { " (chats on this LAN join by themselves)" };
         println!("To join from another terminal{mdns}:");
         println!("  cargo run --example chat -- --dial {join}");
+    }
+    if !cli.bootstrap.is_empty() {
+        let kad = kad::Kad::attach(&host, &identify, kad::Config::default()).map_err(|e| e.to_string())?;
+        for addr in &cli.bootstrap {
+            match host.dial(addr.clone()).await {
+                Ok(peer) => kad.add_address(peer, addr),
+                Err(error) => println!("* could not reach {addr}: {error}"),
+            }
+        }
+        tokio::spawn(meet_through_the_dht(host.clone(), kad, cli.topic.clone()));
     }
     // Discovery runs while its handle lives: kept to the end of the chat.
     let discovery = match mdns_config(&cli) {

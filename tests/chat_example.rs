@@ -114,3 +114,26 @@ async fn two_chats_on_one_network_find_each_other_with_no_address() {
     type_line(&mut bob, "and I you").await;
     wait_for(&mut alice_out, |l| l == "bob: and I you").await;
 }
+
+#[tokio::test]
+async fn two_chats_meet_through_the_dht_of_a_third_node() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // The bootstrap node is a DHT node only (the peer example), not in
+    // the room: the chats can meet only by finding each other there.
+    let mut dht = Command::new(strata_testkit::example_binary("peer"))
+        .args(["listen", "--kad", "--timeout", "60"])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut dht_out = BufReader::new(dht.stdout.take().unwrap()).lines();
+    let listening = wait_for(&mut dht_out, |l| l.contains("\"listening\"")).await;
+    let addr = listening.split("\"addr\":\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (mut alice, mut alice_out) = start(&["--nick", "alice", "--bootstrap", &addr]);
+    let (_bob, mut bob_out) = start(&["--nick", "bob", "--bootstrap", &addr]);
+    wait_for(&mut bob_out, |l| l.starts_with("* ") && l.ends_with(" joined")).await;
+    wait_for(&mut alice_out, |l| l.starts_with("* ") && l.ends_with(" joined")).await;
+    type_line(&mut alice, "met you in the DHT").await;
+    wait_for(&mut bob_out, |l| l == "alice: met you in the DHT").await;
+}

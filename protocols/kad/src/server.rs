@@ -33,15 +33,16 @@ const IDLE: Duration = Duration::from_secs(30);
 
 pub(crate) fn serve(host: &Host, shared: &Arc<Shared>) -> Result<(), Error> {
     let slots = Arc::new(Semaphore::new(shared.config.max_inbound_streams));
-    let shared = Arc::downgrade(shared);
+    // The handler holds the DHT: a server answers as long as its host
+    // runs, whether or not the application keeps a handle.
+    let shared = Arc::clone(shared);
     host.handle(PROTOCOL, move |stream| {
-        let (shared, slots) = (shared.clone(), Arc::clone(&slots));
+        let (shared, slots) = (Arc::clone(&shared), Arc::clone(&slots));
         async move {
             let Ok(_slot) = slots.try_acquire_owned() else {
                 tracing::debug!("kad: too many inbound streams; resetting one");
                 return Ok(());
             };
-            let Some(shared) = shared.upgrade() else { return Ok(()) };
             answer_stream(&shared, stream).await
         }
     })?;

@@ -114,7 +114,8 @@ impl Shared {
     }
 }
 
-/// The Kademlia DHT of a host. Cheap to clone.
+/// The Kademlia DHT of a host. Cheap to clone; it runs until the host
+/// shuts down.
 #[derive(Clone)]
 pub struct Kad {
     pub(crate) shared: Arc<Shared>,
@@ -152,8 +153,10 @@ impl Kad {
         if shared.config.mode == Mode::Server {
             crate::server::serve(host, &shared)?;
         }
-        host.spawn(follow_identify(Arc::downgrade(&shared), identify.events()));
-        host.spawn(upkeep(Arc::downgrade(&shared)));
+        // Both run as long as the host: the table and the store stay up
+        // whether or not the application keeps a handle.
+        host.spawn(follow_identify(Arc::clone(&shared), identify.events()));
+        host.spawn(upkeep(Arc::clone(&shared)));
         Ok(Self { shared })
     }
 
@@ -176,17 +179,13 @@ impl Kad {
 
 /// Keeps the routing table in step with what identify learns: a peer that
 /// serves the protocol is a server (inserted); one that stopped is removed.
-async fn follow_identify(
-    shared: std::sync::Weak<Shared>,
-    mut events: tokio::sync::broadcast::Receiver<strata_identify::Event>,
-) {
+async fn follow_identify(shared: Arc<Shared>, mut events: tokio::sync::broadcast::Receiver<strata_identify::Event>) {
     loop {
         let event = match events.recv().await {
             Ok(event) => event,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
-        let Some(shared) = shared.upgrade() else { return };
         if let strata_identify::Event::Received { peer, info } = event {
             if info.protocols.iter().any(|protocol| protocol == PROTOCOL) {
                 shared.saw_server(peer, &info.listen_addrs);
@@ -199,14 +198,13 @@ async fn follow_identify(
 
 /// Expires the store each minute; bootstraps and republishes on their
 /// intervals.
-async fn upkeep(shared: std::sync::Weak<Shared>) {
+async fn upkeep(shared: Arc<Shared>) {
     let started = Instant::now();
     let (mut last_bootstrap, mut last_records, mut last_providers) = (started, started, started);
     let mut tick = tokio::time::interval(Duration::from_mins(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(shared) = shared.upgrade() else { return };
         let now = Instant::now();
         shared.store().expire(now);
         let kad = Kad { shared: Arc::clone(&shared) };
