@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 pub mod muxer_suite;
+pub mod sim;
 
 use strata_core::{Keypair, Multiaddr};
 use strata_host::{Builder, Host};

@@ -26,6 +26,7 @@ use std::{
 
 use strata_core::{Keypair, Multiaddr, PeerId, multiaddr::Component};
 use strata_pubsub::{Action, PeerConnection, Router, Rpc, SignaturePolicy, message};
+use strata_testkit::sim::{Rng, percentile};
 
 /// The topic every node subscribes to.
 pub(crate) const TOPIC: &str = "sim";
@@ -98,23 +99,6 @@ impl Ord for Scheduled {
     }
 }
 
-/// splitmix64: small, seeded, good enough for a graph.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
-    }
-}
-
 /// The graph: undirected edges, each with its dialer and latency.
 fn graph(params: &Params, rng: &mut Rng) -> HashMap<(usize, usize), (Duration, bool)> {
     fn add(edges: &mut HashMap<(usize, usize), (Duration, bool)>, a: usize, b: usize, latency: Duration) {
@@ -127,13 +111,13 @@ fn graph(params: &Params, rng: &mut Rng) -> HashMap<(usize, usize), (Duration, b
     let (low, high) = params.latency_ms;
     for node in 1..params.nodes {
         let other = rng.below(node);
-        let latency = Duration::from_millis(low + rng.next() % (high - low + 1));
+        let latency = Duration::from_millis(low + rng.next_u64() % (high - low + 1));
         add(&mut edges, node, other, latency);
     }
     let wanted = (params.nodes * params.degree).min(params.nodes * (params.nodes - 1));
     while edges.len() < wanted {
         let (a, b) = (rng.below(params.nodes), rng.below(params.nodes));
-        let latency = Duration::from_millis(low + rng.next() % (high - low + 1));
+        let latency = Duration::from_millis(low + rng.next_u64() % (high - low + 1));
         add(&mut edges, a, b, latency);
     }
     edges
@@ -248,7 +232,7 @@ impl<R: Router> Net<R> {
 /// Runs the simulation with a router per node made by `router(node)`,
 /// announcing the protocol id `protocol` on every link.
 pub(crate) fn run<R: Router>(params: Params, protocol: &str, router: impl FnMut(usize) -> R) -> Report {
-    let mut rng = Rng(params.seed);
+    let mut rng = Rng::new(params.seed);
     let links = graph(&params, &mut rng);
     let keys: Vec<Keypair> = (0..params.nodes)
         .map(|n| {
@@ -292,7 +276,7 @@ pub(crate) fn run<R: Router>(params: Params, protocol: &str, router: impl FnMut(
     for node in 0..params.nodes {
         let actions = net.routers[node].set_local(TOPIC, true, net.start);
         net.apply(node, Duration::ZERO, actions);
-        let first_beat = Duration::from_millis(rng.next() % 1000);
+        let first_beat = Duration::from_millis(rng.next_u64() % 1000);
         net.schedule(first_beat, Event::Heartbeat { node });
     }
     let warm_up = Duration::from_secs(5);
@@ -311,10 +295,6 @@ pub(crate) fn run<R: Router>(params: Params, protocol: &str, router: impl FnMut(
         net.step(next, &keys);
     }
     report(&net, params)
-}
-
-fn percentile<T: Copy + Ord>(sorted: &[T], p: usize) -> T {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
 }
 
 fn report<R>(net: &Net<R>, params: Params) -> Report {
@@ -354,13 +334,13 @@ fn report<R>(net: &Net<R>, params: Params) -> Report {
 
 /// The graph's edges (each direction counted once), for the report.
 pub(crate) fn edge_count(params: &Params) -> usize {
-    graph(params, &mut Rng(params.seed)).len() / 2
+    graph(params, &mut Rng::new(params.seed)).len() / 2
 }
 
 /// Nodes in the graph reachable from node 0 (all of them: it is built on
 /// a spanning tree).
 pub(crate) fn reachable(params: &Params) -> usize {
-    let edges = graph(params, &mut Rng(params.seed));
+    let edges = graph(params, &mut Rng::new(params.seed));
     let mut seen = BTreeSet::from([0]);
     let mut frontier = vec![0];
     while let Some(node) = frontier.pop() {

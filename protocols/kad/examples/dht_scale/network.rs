@@ -17,6 +17,7 @@ use strata_host::{Config as HostConfig, Host};
 use strata_identify::Identify;
 use strata_kad::{Config, Kad, key::Key};
 use strata_memory::MemoryTransport;
+use strata_testkit::sim::{Rng, percentile};
 
 /// What to run.
 #[derive(Clone, Copy, Debug)]
@@ -54,23 +55,6 @@ struct Node {
     _identify: Identify,
 }
 
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
-    }
-}
-
 async fn node(index: usize, seed: u64, k: usize) -> Node {
     let mut secret = [0u8; 32];
     secret[..8].copy_from_slice(&(index as u64 + 1).to_be_bytes());
@@ -94,14 +78,10 @@ async fn node(index: usize, seed: u64, k: usize) -> Node {
     Node { host, kad, _identify: identify }
 }
 
-fn percentile<T: Copy + Ord>(sorted: &[T], p: usize) -> T {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
-}
-
 /// Builds, bootstraps and measures a network.
 pub(crate) async fn run(params: Params) -> Report {
     let started = Instant::now();
-    let mut rng = Rng(params.seed);
+    let mut rng = Rng::new(params.seed);
     let mut nodes = Vec::with_capacity(params.nodes);
     for index in 0..params.nodes {
         nodes.push(node(index, params.seed, params.k).await);
@@ -127,7 +107,7 @@ pub(crate) async fn run(params: Params) -> Report {
     let ids: Vec<PeerId> = nodes.iter().map(|node| node.host.peer_id()).collect();
     let (mut exact, mut hops, mut requests, mut spent) = (0, Vec::new(), Vec::new(), Duration::ZERO);
     for lookup in 0..params.lookups {
-        let key = format!("key {lookup} {}", rng.next()).into_bytes();
+        let key = format!("key {lookup} {}", rng.next_u64()).into_bytes();
         let from = rng.below(params.nodes);
         let target = Key::new(&key);
         let mut truth: Vec<PeerId> = ids.iter().copied().filter(|peer| *peer != ids[from]).collect();
