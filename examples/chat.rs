@@ -140,7 +140,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     let host = strata::builder(&keypair).listen(cli.listen.clone()).build().await.map_err(|e| e.to_string())?;
     ping::Ping::attach(&host, ping::Config::default()).map_err(|e| e.to_string())?;
-    let identify = identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
+    identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
     let pubsub = if cli.floodsub {
         let policy = if cli.strict { floodsub::SignaturePolicy::StrictSign } else { floodsub::SignaturePolicy::Lax };
         let config = floodsub::Config::default().with_signature_policy(policy);
@@ -167,7 +167,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         println!("  cargo run --example chat -- --dial {join}");
     }
     if !cli.bootstrap.is_empty() {
-        let kad = kad::Kad::attach(&host, &identify, kad::Config::default()).map_err(|e| e.to_string())?;
+        let kad = kad::Kad::attach(&host, kad::Config::default()).map_err(|e| e.to_string())?;
         for addr in &cli.bootstrap {
             match host.dial(addr.clone()).await {
                 Ok(peer) => kad.add_address(peer, addr),

@@ -247,8 +247,7 @@ async fn node(keypair: &Keypair, listen: Option<Multiaddr>, cli: &Cli) -> Result
         });
     }
     let kad = if cli.kad {
-        let kad =
-            strata::kad::Kad::attach(&host, &identify, strata::kad::Config::default()).map_err(|e| e.to_string())?;
+        let kad = strata::kad::Kad::attach(&host, strata::kad::Config::default()).map_err(|e| e.to_string())?;
         for addr in &cli.bootstrap {
             let peer = host.dial(addr.clone()).await.map_err(|e| format!("bootstrap {addr}: {e}"))?;
             kad.add_address(peer, addr);

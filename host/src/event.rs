@@ -47,6 +47,12 @@ pub enum Event {
     /// The set of protocols the host serves changed (a handler was added
     /// or removed): identify pushes it to connected peers.
     ProtocolsChanged,
+    /// What the peer store knows a peer serves changed (identify told us
+    /// its protocols): read it with [`crate::Host::peer_info`].
+    PeerProtocolsChanged {
+        /// The peer.
+        peer: PeerId,
+    },
     /// A dial failed.
     DialFailed {
         /// The address dialed.

@@ -327,15 +327,26 @@ impl Host {
     /// application). Addresses are deduplicated and bounded; `/p2p/`
     /// suffixes are stripped. Returns `false` if the store is full of
     /// connected peers and `peer` is new.
+    ///
+    /// A change of the peer's protocol list is reported as
+    /// [`Event::PeerProtocolsChanged`] (protocols that follow what peers
+    /// serve, like Kademlia's routing table, listen for it).
     pub fn update_peer(&self, peer: PeerId, change: impl FnOnce(&mut PeerInfo)) -> bool {
-        self.inner.peers().update(peer, Instant::now(), |info| {
+        let mut protocols_changed = false;
+        let updated = self.inner.peers().update(peer, Instant::now(), |info| {
+            let before = info.protocols.clone();
             change(info);
+            protocols_changed = info.protocols != before;
             for addr in &mut info.addrs {
                 if matches!(addr.iter().last(), Some(Component::P2p(_))) {
                     *addr = addr.without_peer_id();
                 }
             }
-        })
+        });
+        if protocols_changed {
+            self.inner.emit(Event::PeerProtocolsChanged { peer });
+        }
+        updated
     }
 
     /// Runs `task` as part of the host: [`Host::shutdown`] cancels it and

@@ -196,7 +196,7 @@ async fn strata_node() -> StrataNode {
         .await
         .unwrap();
     let identify = Identify::attach(&host, strata::identify::Config::default()).unwrap();
-    let kad = Kad::attach(&host, &identify, Config::default().with_bootstrap_interval(None)).unwrap();
+    let kad = Kad::attach(&host, Config::default().with_bootstrap_interval(None)).unwrap();
     StrataNode { host, kad, _identify: identify }
 }
 

@@ -2,7 +2,8 @@
 //! service feeds it peers, RPC bytes, local subscriptions, publishes,
 //! validation verdicts and heartbeats, with the time; it answers with
 //! actions (send, deliver, validate, dial, report). This file holds the
-//! state and the message path; `mesh.rs` the mesh (GRAFT, PRUNE, backoff,
+//! state and the reactions to RPCs; `router/path.rs` the message path,
+//! `mesh.rs` the mesh (GRAFT, PRUNE, backoff,
 //! peer exchange), `gossip.rs` IHAVE/IWANT and their promises,
 //! `heartbeat.rs` the periodic upkeep, `score.rs` peer scoring.
 //!
@@ -29,7 +30,7 @@ use std::{
 use strata_core::PeerId;
 use strata_pubsub::{
     Action, Budgets, Event, LocalTopics, Message, MessageId, PeerConnection, PeerTopics, Rpc, SeenCache, TooManyTopics,
-    TopicChange, Verdict, message, rpc::SubOpts,
+    TopicChange, Verdict, rpc::SubOpts,
 };
 
 use crate::{
@@ -203,107 +204,6 @@ impl GossipRouter {
             .collect();
         peers.sort();
         peers
-    }
-
-    /// One message from `from`: decoded, looked up, verified, validated.
-    fn message(&mut self, from: PeerId, raw: &[u8], now: Instant, out: &mut Outbox, actions: &mut Vec<Action>) {
-        let decoded = match message::decode(self.config.policy, self.config.max_message_len, raw) {
-            Ok(decoded) => decoded,
-            Err(error) => {
-                tracing::debug!(%from, %error, "gossipsub: dropping a message");
-                return;
-            }
-        };
-        self.promises.heard_from(from, now);
-        let id = self.config.message_id.id(decoded.message());
-        if self.seen.contains(&id) {
-            if let Some(score) = &mut self.score {
-                score.duplicate(from, &id, now);
-            }
-            return;
-        }
-        let Some(topic) = decoded.message().topics.first().cloned() else { return };
-        let scored = self.mesh.contains_key(&topic);
-        let message = match decoded.verify(raw) {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::debug!(%from, %error, "gossipsub: dropping a message with a bad signature");
-                if let Some(score) = self.score.as_mut().filter(|_| scored) {
-                    score.invalid(from, &topic);
-                }
-                return;
-            }
-        };
-        // Seen only once its signature holds: a forged copy cannot
-        // suppress the real message.
-        self.seen.insert(id.clone(), now);
-        self.promises.fulfilled(&id);
-        if let Some(score) = self.score.as_mut().filter(|_| scored) {
-            score.validating(from, &id, &topic, now);
-        }
-        if self.config.validator.is_none() {
-            return self.accept(from, id, raw.to_vec(), message, now, out, actions);
-        }
-        if self.pending.len() >= self.config.max_pending_validations {
-            tracing::debug!(%from, "gossipsub: too many messages awaiting validation; ignoring one");
-            return;
-        }
-        actions.push(Action::Validate { id: id.clone(), from, message: message.clone() });
-        self.pending.insert(id, Pending { from, raw: raw.to_vec(), message });
-    }
-
-    /// A valid message: cached for gossip, forwarded, delivered.
-    #[allow(clippy::too_many_arguments)] // the message's parts and the step's outputs
-    fn accept(
-        &mut self,
-        from: PeerId,
-        id: MessageId,
-        raw: Vec<u8>,
-        message: Message,
-        now: Instant,
-        out: &mut Outbox,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(topic) = message.topics.first().cloned() else { return };
-        if let Some(score) = &mut self.score {
-            score.accepted(&id, now);
-        }
-        let mut skip = vec![from];
-        skip.extend(message.source);
-        let targets = self.forward_targets(&topic, &skip);
-        if raw.len() >= self.config.idontwant_threshold {
-            for peer in self.mesh_peers(&topic) {
-                if peer != from && self.kind(peer) == Kind::Meshsub12 {
-                    out.idontwant(peer, &id);
-                }
-            }
-        }
-        let rpc = message_rpc(&raw);
-        for peer in targets {
-            let unwanted = self.counters.get(&peer).is_some_and(|counters| counters.dont_send.contains(&id));
-            if !unwanted {
-                out.message(peer, rpc.clone());
-            }
-        }
-        self.mcache.put(id, raw, &topic);
-        if self.local.contains(&topic) {
-            actions.push(Action::Deliver(message));
-        }
-    }
-
-    /// Where a received message goes: our mesh of its topic, and the
-    /// direct and floodsub peers subscribed to it, minus `skip` (sender,
-    /// author).
-    fn forward_targets(&self, topic: &str, skip: &[PeerId]) -> BTreeSet<PeerId> {
-        let mut targets: BTreeSet<PeerId> = self.mesh.get(topic).cloned().unwrap_or_default();
-        targets.extend(
-            self.topics
-                .peers_of(topic)
-                .into_iter()
-                .filter(|peer| self.kind(*peer) == Kind::Floodsub || self.direct.contains(peer)),
-        );
-        targets.retain(|peer| !skip.contains(peer));
-        targets
     }
 
     fn subscriptions(
@@ -541,6 +441,8 @@ impl strata_pubsub::Router for GossipRouter {
 pub(crate) fn asked_backoff(secs: Option<u64>, default: Duration) -> Duration {
     secs.map_or(default, Duration::from_secs).min(Duration::from_hours(1))
 }
+
+mod path;
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,8 @@
 //! (`server.rs`), upkeep in a task of its own.
 //!
 //! ```text
-//! identify ─▶ peer serves /ipfs/kad/1.0.0? ─▶ table.insert (else remove)
+//! peer store (identify fills it) ─▶ PeerProtocolsChanged ─▶ serves /ipfs/kad/1.0.0?
+//!                                    ─▶ table.insert (else remove)
 //!                                             full bucket ─▶ check its oldest peer
 //! lookups ─▶ responders (servers) ─▶ table.insert; their closer peers' addresses ─▶ peer store
 //! upkeep: expire the store every minute; bootstrap every bootstrap_interval;
@@ -19,7 +20,6 @@ use std::{
 
 use strata_core::{Multiaddr, PeerId};
 use strata_host::{Host, WeakHost};
-use strata_identify::Identify;
 
 use crate::{
     Config, Mode, PROTOCOL,
@@ -130,19 +130,16 @@ impl std::fmt::Debug for Kad {
 impl Kad {
     /// Runs the DHT on `host` with an in-memory store: serves
     /// `/ipfs/kad/1.0.0` in server mode (so identify announces it), learns
-    /// server peers from `identify`, and keeps the table and store up.
-    pub fn attach(host: &Host, identify: &Identify, config: Config) -> Result<Self, Error> {
+    /// server peers from what the host's peer store says they serve (run
+    /// identify on the host: it fills that in), and keeps the table and
+    /// store up.
+    pub fn attach(host: &Host, config: Config) -> Result<Self, Error> {
         let store = MemoryStore::new(config.limits);
-        Self::attach_with_store(host, identify, config, Box::new(store))
+        Self::attach_with_store(host, config, Box::new(store))
     }
 
     /// [`Kad::attach`] with a store of the application's.
-    pub fn attach_with_store(
-        host: &Host,
-        identify: &Identify,
-        config: Config,
-        store: Box<dyn Store>,
-    ) -> Result<Self, Error> {
+    pub fn attach_with_store(host: &Host, config: Config, store: Box<dyn Store>) -> Result<Self, Error> {
         let shared = Arc::new(Shared {
             host: host.downgrade(),
             table: Mutex::new(RoutingTable::new(host.peer_id(), config.query.k)),
@@ -155,7 +152,7 @@ impl Kad {
         }
         // Both run as long as the host: the table and the store stay up
         // whether or not the application keeps a handle.
-        host.spawn(follow_identify(Arc::clone(&shared), identify.events()));
+        host.spawn(follow_peer_protocols(Arc::clone(&shared), host.events()));
         host.spawn(upkeep(Arc::clone(&shared)));
         Ok(Self { shared })
     }
@@ -177,21 +174,21 @@ impl Kad {
     }
 }
 
-/// Keeps the routing table in step with what identify learns: a peer that
-/// serves the protocol is a server (inserted); one that stopped is removed.
-async fn follow_identify(shared: Arc<Shared>, mut events: tokio::sync::broadcast::Receiver<strata_identify::Event>) {
+/// Keeps the routing table in step with what peers serve (the peer store,
+/// which identify fills): a peer that serves the protocol is a server
+/// (inserted with its known addresses); one that stopped is removed.
+async fn follow_peer_protocols(shared: Arc<Shared>, mut events: tokio::sync::broadcast::Receiver<strata_host::Event>) {
     loop {
-        let event = match events.recv().await {
-            Ok(event) => event,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+        let peer = match events.recv().await {
+            Ok(strata_host::Event::PeerProtocolsChanged { peer }) => peer,
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
-        if let strata_identify::Event::Received { peer, info } = event {
-            if info.protocols.iter().any(|protocol| protocol == PROTOCOL) {
-                shared.saw_server(peer, &info.listen_addrs);
-            } else {
-                shared.table().remove(peer);
-            }
+        let Some(info) = shared.host.peer_info(peer) else { continue };
+        if info.protocols.iter().any(|protocol| protocol == PROTOCOL) {
+            shared.saw_server(peer, &info.addrs);
+        } else {
+            shared.table().remove(peer);
         }
     }
 }

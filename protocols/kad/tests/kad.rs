@@ -22,7 +22,7 @@ struct Node {
 async fn node(config: Config) -> Node {
     let host = host().await;
     let identify = Identify::attach(&host, strata_identify::Config::default()).unwrap();
-    let kad = Kad::attach(&host, &identify, config).unwrap();
+    let kad = Kad::attach(&host, config).unwrap();
     Node { host, kad, _identify: identify }
 }
 

@@ -74,7 +74,7 @@ async fn node(index: usize, seed: u64, k: usize) -> Node {
     .expect("a host");
     let identify = Identify::attach(&host, strata_identify::Config::default()).expect("identify");
     let config = Config::default().with_k(k).with_bootstrap_interval(None);
-    let kad = Kad::attach(&host, &identify, config).expect("kad");
+    let kad = Kad::attach(&host, config).expect("kad");
     Node { host, kad, _identify: identify }
 }
 
