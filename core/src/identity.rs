@@ -137,7 +137,8 @@ impl std::fmt::Debug for PublicKey {
 pub struct Keypair(SigningKey);
 
 impl Keypair {
-    /// A fresh key pair from the operating system's random source.
+    /// A fresh key pair from the operating system's random source (see
+    /// [`crate::random`]).
     ///
     /// # Panics
     ///
@@ -146,7 +147,7 @@ impl Keypair {
     pub fn generate_ed25519() -> Self {
         let mut secret = Zeroizing::new([0u8; 32]);
         #[allow(clippy::expect_used)] // no key without randomness; see the doc comment
-        getrandom::fill(secret.as_mut()).expect("the OS random source failed");
+        crate::random::fill(secret.as_mut()).expect("the OS random source failed");
         Self::ed25519_from_secret(*secret)
     }
 

@@ -12,6 +12,8 @@ pub mod multistream;
 pub mod muxer;
 pub mod muxer_io;
 pub mod peer_id;
+pub mod protobuf;
+pub mod random;
 pub mod security;
 pub mod transport;
 pub mod varint;

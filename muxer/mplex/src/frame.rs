@@ -20,6 +20,9 @@
 //!
 //! [`StreamId`] holds the number and, from *our* side, whether we opened
 //! the stream; encoding and decoding translate between the two views.
+//!
+//! [`decode`] is public for tools that read recorded mplex traffic (the
+//! anatomy example); the connection is the only encoder.
 
 use bytes::{Buf, Bytes, BytesMut};
 use strata_core::varint;
@@ -29,16 +32,16 @@ pub const MAX_FRAME_LEN: usize = 1 << 20;
 
 /// A stream on this connection, as we see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct StreamId {
+pub struct StreamId {
     /// The number its opener gave it.
-    pub(crate) num: u64,
-    /// Whether we opened it.
-    pub(crate) ours: bool,
+    pub num: u64,
+    /// Whether we (the receiver of the frame) opened it.
+    pub ours: bool,
 }
 
 /// What a frame does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// Opens a stream (always sent by its opener).
     Open,
     /// Carries data.
@@ -51,10 +54,20 @@ pub(crate) enum Kind {
 
 /// One decoded frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Frame {
-    pub(crate) kind: Kind,
-    pub(crate) id: StreamId,
-    pub(crate) data: Bytes,
+pub struct Frame {
+    /// What it does.
+    pub kind: Kind,
+    /// Its stream, seen from the receiver.
+    pub id: StreamId,
+    /// The data segment (a stream name for `Open`).
+    pub data: Bytes,
+}
+
+impl Frame {
+    /// The flag (0 to 6) its sender put in the header.
+    pub fn flag(&self) -> u64 {
+        header(self.kind, StreamId { num: self.id.num, ours: !self.id.ours }) & 0b111
+    }
 }
 
 /// Why bytes from the remote are not an mplex frame. Any of these ends the
@@ -103,9 +116,10 @@ pub(crate) fn encode(kind: Kind, id: StreamId, data: &[u8], out: &mut BytesMut) 
     out.extend_from_slice(data);
 }
 
-/// Takes one complete frame from the front of `buf`, if there is one.
-/// `Ok(None)` means "more bytes needed"; nothing is consumed then.
-pub(crate) fn decode(buf: &mut BytesMut, max_len: usize) -> Result<Option<Frame>, FrameError> {
+/// Takes one complete frame from the front of `buf`, if there is one, as
+/// its receiver sees it. `Ok(None)` means "more bytes needed"; nothing is
+/// consumed then.
+pub fn decode(buf: &mut BytesMut, max_len: usize) -> Result<Option<Frame>, FrameError> {
     let Some((header, header_len)) = varint::decode_partial(buf).map_err(|_| FrameError::Varint)? else {
         return Ok(None);
     };

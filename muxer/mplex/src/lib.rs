@@ -3,7 +3,7 @@
 mod config;
 mod connection;
 mod error;
-mod frame;
+pub mod frame;
 mod session;
 mod shared;
 mod stream;

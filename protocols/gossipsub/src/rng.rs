@@ -9,7 +9,7 @@ impl Rng {
     pub(crate) fn new(seed: Option<u64>) -> Self {
         let seed = seed.unwrap_or_else(|| {
             let mut bytes = [0u8; 8];
-            if let Err(error) = getrandom::fill(&mut bytes) {
+            if let Err(error) = strata_core::random::fill(&mut bytes) {
                 tracing::warn!(%error, "gossipsub: no random seed; using a fixed one");
             }
             u64::from_le_bytes(bytes)

@@ -163,7 +163,7 @@ impl RoutingTable {
         bytes[0] = 0x12;
         bytes[1] = 32;
         for _ in 0..65_536 {
-            getrandom::fill(&mut bytes[2..]).ok()?;
+            strata_core::random::fill(&mut bytes[2..]).ok()?;
             let peer = PeerId::from_bytes(&bytes).ok()?;
             if self.bucket_of(&Key::of_peer(peer)) == Some(index) {
                 return Some(peer);

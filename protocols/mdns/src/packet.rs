@@ -197,7 +197,7 @@ fn announcement<'a>(strings: impl Iterator<Item = &'a Box<[u8]>>, ttl: u32, max_
 pub fn random_peer_name() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut bytes = [0u8; 32];
-    if let Err(error) = getrandom::fill(&mut bytes) {
+    if let Err(error) = strata_core::random::fill(&mut bytes) {
         tracing::warn!(%error, "mdns: no randomness for the peer name");
     }
     bytes.iter().map(|byte| char::from(ALPHABET[usize::from(*byte) % ALPHABET.len()])).collect()

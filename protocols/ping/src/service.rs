@@ -149,7 +149,7 @@ impl std::fmt::Debug for Ping {
 fn random_payload() -> [u8; PAYLOAD_LEN] {
     let mut payload = [0u8; PAYLOAD_LEN];
     // A failing OS random source leaves zeros: a ping still measures.
-    if let Err(error) = getrandom::fill(&mut payload) {
+    if let Err(error) = strata_core::random::fill(&mut payload) {
         tracing::warn!(%error, "ping: no random bytes");
     }
     payload

@@ -111,26 +111,11 @@ pub const KEY_FIELD: u64 = 6;
 /// `bytes` is not a well-formed protobuf.
 pub fn without_fields(bytes: &[u8], fields: &[u64]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let (key, after_key) = strata_core::varint::decode(rest).ok()?;
-        let value_len = match key & 0b111 {
-            // varint: its bytes up to the one without the high bit
-            0 => after_key.iter().take(10).position(|b| b & 0x80 == 0)? + 1,
-            1 => 8,
-            2 => {
-                let (len, after_len) = strata_core::varint::decode_len(after_key).ok()?;
-                (after_key.len() - after_len.len()).checked_add(len)?
-            }
-            5 => 4,
-            _ => return None, // groups (3, 4) and undefined wire types
-        };
-        let field_len = (rest.len() - after_key.len()).checked_add(value_len)?;
-        let (whole, next) = (rest.get(..field_len)?, rest.get(field_len..)?);
-        if !fields.contains(&(key >> 3)) {
-            out.extend_from_slice(whole);
+    for field in strata_core::protobuf::fields(bytes) {
+        let field = field.ok()?;
+        if !fields.contains(&field.number) {
+            out.extend_from_slice(field.raw);
         }
-        rest = next;
     }
     Some(out)
 }

@@ -242,7 +242,7 @@ impl<R: Router> Service<R> {
         // A publisher's sequence numbers must not repeat, across restarts
         // too: start from a random point.
         let mut start = [0u8; 8];
-        if let Err(error) = getrandom::fill(&mut start) {
+        if let Err(error) = strata_core::random::fill(&mut start) {
             tracing::warn!(%error, "pubsub: no random start for sequence numbers");
         }
         let writers = Writers::new(WriterConfig {

@@ -23,8 +23,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
 
 use crate::{
-    Error, NoiseStream, Result,
+    Error, HandshakeMessage, HandshakeObserver, NoiseStream, Result,
     payload::{self, NoiseHandshakePayload},
+    resolver::Resolver,
 };
 
 /// The one Noise protocol libp2p speaks (spec, "Noise Protocol Name").
@@ -47,15 +48,16 @@ const MESSAGE_OVERHEAD: usize = 32 + 48 + 16;
 /// identity, and each session still gets fresh ephemeral keys).
 pub(crate) struct StaticKey {
     private: Zeroizing<Vec<u8>>,
+    pub(crate) public: Vec<u8>,
     payload: NoiseHandshakePayload,
 }
 
 impl StaticKey {
     /// A fresh static key, signed by `identity`.
     pub(crate) fn generate(identity: &Keypair) -> Result<Self> {
-        let keypair = snow::Builder::new(PROTOCOL_NAME.parse()?).generate_keypair()?;
+        let keypair = snow::Builder::with_resolver(PROTOCOL_NAME.parse()?, Resolver::boxed()).generate_keypair()?;
         let payload = payload::signed_payload(identity, &keypair.public);
-        Ok(Self { private: Zeroizing::new(keypair.private), payload })
+        Ok(Self { private: Zeroizing::new(keypair.private), public: keypair.public, payload })
     }
 }
 
@@ -65,25 +67,43 @@ impl std::fmt::Debug for StaticKey {
     }
 }
 
-/// A handshake in progress: the Noise state and one message buffer.
+/// A handshake in progress: the Noise state, one message buffer, and who
+/// to tell about each message.
 struct Handshake {
     state: snow::HandshakeState,
     local_payload: NoiseHandshakePayload,
     buf: Vec<u8>,
+    observer: Option<HandshakeObserver>,
+    messages: u8,
 }
 
 impl Handshake {
     /// A fresh X25519 static key, signed by `identity`, in a new state.
     #[cfg(test)]
     fn new(identity: &Keypair, initiator: bool) -> Result<Self> {
-        Self::with_static(&StaticKey::generate(identity)?, initiator)
+        Self::with_static(&StaticKey::generate(identity)?, initiator, None)
     }
 
     /// A new state with the node's static key.
-    fn with_static(key: &StaticKey, initiator: bool) -> Result<Self> {
-        let builder = snow::Builder::new(PROTOCOL_NAME.parse()?).local_private_key(&key.private)?;
+    fn with_static(key: &StaticKey, initiator: bool, observer: Option<HandshakeObserver>) -> Result<Self> {
+        let builder =
+            snow::Builder::with_resolver(PROTOCOL_NAME.parse()?, Resolver::boxed()).local_private_key(&key.private)?;
         let state = if initiator { builder.build_initiator()? } else { builder.build_responder()? };
-        Ok(Self { state, local_payload: key.payload.clone(), buf: Vec::new() })
+        Ok(Self { state, local_payload: key.payload.clone(), buf: Vec::new(), observer, messages: 0 })
+    }
+
+    /// Counts a message and tells the observer, if any, what it carried.
+    fn observe(&mut self, sent: bool, payload: &[u8]) {
+        self.messages += 1;
+        if let Some(observer) = &self.observer {
+            observer(&HandshakeMessage {
+                number: self.messages,
+                sent,
+                initiator: self.state.is_initiator(),
+                payload: payload.to_vec(),
+                remote_static: self.state.get_remote_static().map(<[u8]>::to_vec),
+            });
+        }
     }
 
     /// Writes the next handshake message carrying `payload`, with its
@@ -99,6 +119,7 @@ impl Handshake {
         frame.extend_from_slice(&self.buf[..len]);
         io.write_all(&frame).await?;
         io.flush().await?;
+        self.observe(true, payload);
         Ok(())
     }
 
@@ -118,7 +139,9 @@ impl Handshake {
         io.read_exact(&mut message).await?;
         self.buf.resize(len, 0); // a payload is never longer than its message
         let payload_len = self.state.read_message(&message, &mut self.buf)?;
-        Ok(self.buf[..payload_len].to_vec())
+        let payload = self.buf[..payload_len].to_vec();
+        self.observe(false, &payload);
+        Ok(payload)
     }
 
     /// Verifies the remote's payload against the static key Noise received.
@@ -138,8 +161,9 @@ pub(crate) async fn initiator<S: ByteStream>(
     io: S,
     key: &StaticKey,
     expected: Option<PeerId>,
+    observer: Option<HandshakeObserver>,
 ) -> Result<(PeerId, NoiseStream<S>)> {
-    initiator_with(io, Handshake::with_static(key, true)?, expected).await
+    initiator_with(io, Handshake::with_static(key, true, observer)?, expected).await
 }
 
 async fn initiator_with<S: ByteStream>(
@@ -161,8 +185,12 @@ async fn initiator_with<S: ByteStream>(
 }
 
 /// The listener's side: message 2.
-pub(crate) async fn responder<S: ByteStream>(io: S, key: &StaticKey) -> Result<(PeerId, NoiseStream<S>)> {
-    responder_with(io, Handshake::with_static(key, false)?).await
+pub(crate) async fn responder<S: ByteStream>(
+    io: S,
+    key: &StaticKey,
+    observer: Option<HandshakeObserver>,
+) -> Result<(PeerId, NoiseStream<S>)> {
+    responder_with(io, Handshake::with_static(key, false, observer)?).await
 }
 
 async fn responder_with<S: ByteStream>(mut io: S, mut handshake: Handshake) -> Result<(PeerId, NoiseStream<S>)> {

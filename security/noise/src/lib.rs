@@ -4,8 +4,9 @@ mod config;
 mod error;
 mod handshake;
 mod payload;
+mod resolver;
 mod stream;
 
-pub use config::Config;
+pub use config::{Config, HandshakeMessage, HandshakeObserver};
 pub use error::{Error, Result};
 pub use stream::NoiseStream;

@@ -2,8 +2,8 @@
 //! libp2p identity.
 //!
 //! Spec: `libp2p-noise.md`, "Static Key Authentication" and "The libp2p
-//! Handshake Payload". Noise authenticates *static keys* (fresh X25519 keys
-//! here, one per connection), but libp2p names peers by their *identity
+//! Handshake Payload". Noise authenticates *static keys* (X25519 keys,
+//! one per node here), but libp2p names peers by their *identity
 //! keys* (Ed25519). The payload links the two: each side signs
 //!
 //! ```text

@@ -19,7 +19,8 @@ async fn against_tampered_responder(tamper: impl FnOnce(&mut NoiseHandshakePaylo
     tamper(&mut handshake.local_payload);
     let (a, b) = tokio::io::duplex(65536);
     let rogue_side = tokio::spawn(async move { responder_with(b, handshake).await.map(|(id, _)| id) });
-    let result = tokio::time::timeout(LIMIT, initiator(a, &StaticKey::generate(&honest).unwrap(), None)).await.unwrap();
+    let result =
+        tokio::time::timeout(LIMIT, initiator(a, &StaticKey::generate(&honest).unwrap(), None, None)).await.unwrap();
     drop(tokio::time::timeout(LIMIT, rogue_side).await);
     result.map(|(id, _)| id)
 }
@@ -32,7 +33,7 @@ async fn against_tampered_initiator(tamper: impl FnOnce(&mut NoiseHandshakePaylo
     tamper(&mut handshake.local_payload);
     let (a, b) = tokio::io::duplex(65536);
     let rogue_side = tokio::spawn(async move { initiator_with(a, handshake, None).await.map(|(id, _)| id) });
-    let result = tokio::time::timeout(LIMIT, responder(b, &StaticKey::generate(&honest).unwrap())).await.unwrap();
+    let result = tokio::time::timeout(LIMIT, responder(b, &StaticKey::generate(&honest).unwrap(), None)).await.unwrap();
     drop(tokio::time::timeout(LIMIT, rogue_side).await);
     result.map(|(id, _)| id)
 }
@@ -111,7 +112,7 @@ async fn an_oversized_message_1_is_refused_before_message_2() {
     let (mut dialer, listener) = tokio::io::duplex(1 << 17);
     let identity = strata_core::Keypair::generate_ed25519();
     let responding = tokio::spawn(async move {
-        super::responder(listener, &StaticKey::generate(&identity).unwrap()).await.map(|(peer, _)| peer)
+        super::responder(listener, &StaticKey::generate(&identity).unwrap(), None).await.map(|(peer, _)| peer)
     });
     let garbage = vec![7u8; 65_000];
     dialer.write_all(&u16::try_from(garbage.len()).unwrap().to_be_bytes()).await.unwrap();
