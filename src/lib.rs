@@ -17,6 +17,7 @@ pub use strata_noise as noise;
 pub use strata_perf as perf;
 pub use strata_ping as ping;
 pub use strata_pubsub as pubsub;
+pub use strata_record as record;
 pub use strata_tcp as tcp;
 pub use strata_yamux as yamux;
 

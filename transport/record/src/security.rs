@@ -4,15 +4,16 @@
 //! The handshake runs on the inner upgrade unchanged (its bytes are raw,
 //! so the transport tap sees them); its output stream becomes a
 //! [`Recorded`] with tap [`Tap::Secured`], and a `Secured` record names
-//! the authenticated remote. When the raw stream is itself a `Recorded`
-//! (a [`crate::RecordingTransport`] below), both taps share its connection
-//! number.
+//! the authenticated remote. When a [`crate::RecordingTransport`] made
+//! the raw stream (however wrapped since), both taps
+//! share its connection number: a probe around the raw stream finds it
+//! during the handshake (see `stream.rs`).
 
-use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use strata_core::{ByteStream, PeerId, SecurityUpgrade};
 
-use crate::{Record, Recorded, Recorder, Tap};
+use crate::{Record, Recorded, Recorder, Tap, stream::Probe};
 
 /// A security upgrade whose plaintext is recorded. Build it with
 /// [`Recorder::security`].
@@ -27,13 +28,13 @@ impl<U: SecurityUpgrade> RecordingSecurity<U> {
         Self { inner, recorder }
     }
 
-    /// The raw stream's connection number, or a new one.
-    fn connection_of<S: ByteStream>(&self, stream: &S) -> u64 {
-        let any: &dyn Any = stream;
-        any.downcast_ref::<Recorded>().map_or_else(|| self.recorder.unnumbered(), Recorded::connection)
-    }
-
-    fn secured<S: ByteStream>(&self, connection: u64, remote: PeerId, stream: S) -> (PeerId, Recorded) {
+    /// The secured stream, numbered like the raw one the probe found (or
+    /// anew, when no recording transport is below).
+    fn secured<S: ByteStream>(&self, found: &AtomicU64, remote: PeerId, stream: S) -> (PeerId, Recorded) {
+        let connection = match found.load(Ordering::Relaxed) {
+            0 => self.recorder.unnumbered(),
+            connection => connection,
+        };
         self.recorder.push(Record::Secured { connection, remote, protocol: U::PROTOCOL_NAME });
         (remote, Recorded::new(stream, self.recorder.clone(), connection, Tap::Secured))
     }
@@ -50,14 +51,14 @@ impl<U: SecurityUpgrade> SecurityUpgrade for RecordingSecurity<U> {
         stream: S,
         expected: Option<PeerId>,
     ) -> Result<(PeerId, Recorded), U::Error> {
-        let connection = self.connection_of(&stream);
+        let (stream, found) = Probe::new(stream);
         let (remote, secured) = self.inner.secure_outbound(stream, expected).await?;
-        Ok(self.secured(connection, remote, secured))
+        Ok(self.secured(&found, remote, secured))
     }
 
     async fn secure_inbound<S: ByteStream>(&self, stream: S) -> Result<(PeerId, Recorded), U::Error> {
-        let connection = self.connection_of(&stream);
+        let (stream, found) = Probe::new(stream);
         let (remote, secured) = self.inner.secure_inbound(stream).await?;
-        Ok(self.secured(connection, remote, secured))
+        Ok(self.secured(&found, remote, secured))
     }
 }
