@@ -5,7 +5,7 @@
 //! seed the process's randomness ─▶ two identities ─▶ two Noise static keys
 //! listener: TCP 127.0.0.1, identify, ping, pubsub, "/strata/anatomy/hello/1.0.0"
 //! dialer:   the same, over a *recording* transport and security (strata-record)
-//! dial ─▶ both identify each other ─▶ ping ─▶ hello stream ─▶ subscribe, publish ─▶ shut down
+//! dial ─▶ both identify each other ─▶ ping ─▶ hello stream (2.0.0? na; 1.0.0) ─▶ subscribe, publish ─▶ shut down
 //! ```
 //!
 //! Only the dialer records: its outbound bytes are the dialer's, its
@@ -36,6 +36,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The custom protocol: the dialer says hello, the listener answers.
 pub(crate) const HELLO: &str = "/strata/anatomy/hello/1.0.0";
+/// A newer version the dialer proposes first, which the listener does not
+/// serve: its `na` shows how multistream-select falls back.
+pub(crate) const HELLO_V2: &str = "/strata/anatomy/hello/2.0.0";
 /// The pubsub topic.
 pub(crate) const TOPIC: &str = "anatomy";
 /// What the dialer publishes.
@@ -207,7 +210,7 @@ async fn converse(dialer: &Node, listener: &mut Node) -> Result<[Subscription; 2
 
     within(dialer.ping.ping(listener.host.peer_id())).await??;
 
-    let mut hello = within(dialer.host.open_stream(listener.host.peer_id(), &[HELLO])).await??;
+    let mut hello = within(dialer.host.open_stream(listener.host.peer_id(), &[HELLO_V2, HELLO])).await??;
     hello.write_all(HELLO_REQUEST.as_bytes()).await?;
     hello.shutdown().await?;
     let mut answer = Vec::new();
