@@ -99,7 +99,10 @@ async fn over_yamux_every_layer_decodes_as_its_spec_says() {
     let negotiation = section(&all, "stream /strata/anatomy/hello/1.0.0, opened by the dialer: multistream-select");
     assert!(has(negotiation, "proposes /strata/anatomy/hello/2.0.0"), "{negotiation:?}");
     assert!(has(negotiation, "listener → dialer  03 6e610a  \"na\\n\""), "{negotiation:?}");
-    assert!(negotiation.last().unwrap().ends_with("accepts /strata/anatomy/hello/1.0.0 by echoing it"), "{negotiation:?}");
+    assert!(
+        negotiation.last().unwrap().ends_with("accepts /strata/anatomy/hello/1.0.0 by echoing it"),
+        "{negotiation:?}"
+    );
     let hello = section(&all, "stream /strata/anatomy/hello/1.0.0, opened by the dialer: /strata/anatomy/hello/1.0.0");
     assert!(has(hello, "\"hello from the dialer\\n\"") && has(hello, "\"hello from the listener\\n\""), "{hello:?}");
 

@@ -28,7 +28,7 @@ use strata::{
     noise::{self, HandshakeMessage},
     ping,
     pubsub::Subscription,
-    record::{Record, Recorder},
+    record::{Record, Recorder, RecordingSecurity, RecordingTransport},
     tcp::TcpTransport,
     yamux,
 };
@@ -122,31 +122,16 @@ pub(crate) async fn run(seed: u64, muxer: Muxer, router: Router) -> Result<Captu
     let statics = (dialer_noise.static_public_key()?, listener_noise.static_public_key()?);
 
     let recorder = Recorder::new();
-    let dialer_transport = recorder.transport(TcpTransport::default());
-    let dialer_security = recorder.security(dialer_noise);
+    let layers = Layers {
+        dialer_key: &dialer_key,
+        dialer_transport: recorder.transport(TcpTransport::default()),
+        dialer_security: recorder.security(dialer_noise),
+        listener_key: &listener_key,
+        listener_security: listener_noise,
+    };
     let (dialer_host, listener_host) = match muxer {
-        Muxer::Yamux => {
-            build(
-                &dialer_key,
-                dialer_transport,
-                dialer_security,
-                &listener_key,
-                listener_noise,
-                yamux::Config::default(),
-            )
-            .await?
-        }
-        Muxer::Mplex => {
-            build(
-                &dialer_key,
-                dialer_transport,
-                dialer_security,
-                &listener_key,
-                listener_noise,
-                mplex::Config::default(),
-            )
-            .await?
-        }
+        Muxer::Yamux => build(layers, yamux::Config::default()).await?,
+        Muxer::Mplex => build(layers, mplex::Config::default()).await?,
     };
     let dialer = attach(dialer_host, router)?;
     let mut listener = attach(listener_host, router)?;
@@ -168,18 +153,22 @@ pub(crate) async fn run(seed: u64, muxer: Muxer, router: Router) -> Result<Captu
     Ok(Capture { records: recorder.records(), handshake, dialer: dialer_key, listener: listener_key, statics })
 }
 
+/// What the two hosts are made of, but for the muxer.
+struct Layers<'a> {
+    dialer_key: &'a Keypair,
+    dialer_transport: RecordingTransport<TcpTransport>,
+    dialer_security: RecordingSecurity<noise::Config>,
+    listener_key: &'a Keypair,
+    listener_security: noise::Config,
+}
+
 /// The two hosts: the dialer over the recording layers, the listener
 /// listening on a free port of 127.0.0.1.
-async fn build<M: StreamMuxer + Clone>(
-    dialer_key: &Keypair,
-    dialer_transport: strata::record::RecordingTransport<TcpTransport>,
-    dialer_security: strata::record::RecordingSecurity<noise::Config>,
-    listener_key: &Keypair,
-    listener_security: noise::Config,
-    muxer: M,
-) -> Result<(Host, Host), Error> {
-    let dialer = Host::builder(dialer_key, dialer_transport, dialer_security, muxer.clone()).build().await?;
-    let listener = Host::builder(listener_key, TcpTransport::default(), listener_security, muxer)
+async fn build<M: StreamMuxer + Clone>(layers: Layers<'_>, muxer: M) -> Result<(Host, Host), Error> {
+    let dialer = Host::builder(layers.dialer_key, layers.dialer_transport, layers.dialer_security, muxer.clone())
+        .build()
+        .await?;
+    let listener = Host::builder(layers.listener_key, TcpTransport::default(), layers.listener_security, muxer)
         .listen("/ip4/127.0.0.1/tcp/0".parse()?)
         .build()
         .await?;
