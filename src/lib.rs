@@ -17,6 +17,7 @@ pub use strata_noise as noise;
 pub use strata_perf as perf;
 pub use strata_ping as ping;
 pub use strata_pubsub as pubsub;
+pub use strata_quic as quic;
 pub use strata_record as record;
 pub use strata_tcp as tcp;
 pub use strata_yamux as yamux;
@@ -43,16 +44,19 @@ pub enum Muxers {
     Both,
 }
 
-/// Starts building a host with this identity over the default layers (TCP
-/// transport, Noise security, yamux then mplex multiplexing), each with its
-/// default configuration and a node-wide memory budget of
-/// [`DEFAULT_MEMORY_BUDGET`] for muxer buffers. For other layers or
-/// configurations, use [`Host::builder`] or [`Builder::new`].
+/// Starts building a host with this identity over the default layers: TCP
+/// (Noise security, yamux then mplex multiplexing; a node-wide memory
+/// budget of [`DEFAULT_MEMORY_BUDGET`] for muxer buffers) and QUIC
+/// (`/udp/<port>/quic-v1`, TLS 1.3), each with its default configuration.
+/// A dial of a `/tcp` address uses TCP, of a `/quic-v1` address QUIC;
+/// listen on either or both. For other layers or configurations, use
+/// [`Host::builder`] or [`Builder::new`].
 pub fn builder(keypair: &Keypair) -> Builder {
     builder_with(keypair, Muxers::default())
 }
 
-/// [`builder`], offering only the `muxers` chosen.
+/// [`builder`], offering only the `muxers` chosen over TCP (QUIC has its
+/// own streams).
 pub fn builder_with(keypair: &Keypair, muxers: Muxers) -> Builder {
     let budget = core::MemoryBudget::new(DEFAULT_MEMORY_BUDGET);
     let mut upgrader = host::Upgrader::new(tcp::TcpTransport::default()).security(noise::Config::new(keypair));
@@ -62,5 +66,5 @@ pub fn builder_with(keypair: &Keypair, muxers: Muxers) -> Builder {
     if muxers != Muxers::Yamux {
         upgrader = upgrader.muxer(mplex::Config::default().with_memory_budget(budget));
     }
-    Builder::new(keypair).upgrader(upgrader)
+    Builder::new(keypair).upgrader(upgrader).source(quic::QuicTransport::new(keypair, quic::Config::default()))
 }

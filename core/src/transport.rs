@@ -12,7 +12,7 @@
 //! [`Transport::can_listen`]) and refuses others with an error rather than
 //! guessing.
 
-use std::future::Future;
+use std::{future::Future, net::IpAddr};
 
 use crate::{ByteStream, Multiaddr};
 
@@ -66,4 +66,31 @@ pub trait Listener: Send + 'static {
     /// address the remote is seen from. Cancel-safe: dropping the future
     /// loses no connection.
     fn accept(&mut self) -> impl Future<Output = Result<(Self::Stream, Multiaddr), Self::Error>> + Send;
+}
+
+/// The addresses a peer can reach a socket bound to `bound` on: `bound`
+/// itself, or for a wildcard (`0.0.0.0`, `::`) every interface address of
+/// its family (no peer can dial a wildcard), sorted. Link-local IPv6
+/// addresses are left out: dialing one needs a zone. Every transport that
+/// binds sockets reports its listen addresses through this.
+pub fn reachable_ips(bound: IpAddr) -> Vec<IpAddr> {
+    if !bound.is_unspecified() {
+        return vec![bound];
+    }
+    let interfaces = match if_addrs::get_if_addrs() {
+        Ok(interfaces) => interfaces,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list network interfaces; reporting the wildcard address");
+            return vec![bound];
+        }
+    };
+    let mut ips: Vec<IpAddr> = interfaces
+        .iter()
+        .map(if_addrs::Interface::ip)
+        .filter(|ip| ip.is_ipv4() == bound.is_ipv4())
+        .filter(|ip| !matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()))
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
 }

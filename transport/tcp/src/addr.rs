@@ -17,7 +17,7 @@ use std::{
     net::{IpAddr, SocketAddr},
 };
 
-use strata_core::{Multiaddr, multiaddr::Component};
+use strata_core::{Multiaddr, multiaddr::Component, transport::reachable_ips};
 
 /// Which addresses a DNS name may resolve to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,27 +87,10 @@ pub fn socket_addr_to_multiaddr(socket: SocketAddr) -> Multiaddr {
 
 /// The addresses peers can dial to reach a listener bound to `bound`.
 pub(crate) fn reachable_addrs(bound: SocketAddr) -> Vec<Multiaddr> {
-    if !bound.ip().is_unspecified() {
-        return vec![socket_addr_to_multiaddr(bound)];
-    }
-    let interfaces = match if_addrs::get_if_addrs() {
-        Ok(interfaces) => interfaces,
-        Err(error) => {
-            tracing::warn!(%error, "cannot list network interfaces; reporting the wildcard address");
-            return vec![socket_addr_to_multiaddr(bound)];
-        }
-    };
-    let mut addrs: Vec<Multiaddr> = interfaces
-        .iter()
-        .map(if_addrs::Interface::ip)
-        .filter(|ip| ip.is_ipv4() == bound.is_ipv4())
-        // A link-local IPv6 address needs a zone to be dialed; leave it out.
-        .filter(|ip| !matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()))
+    reachable_ips(bound.ip())
+        .into_iter()
         .map(|ip| socket_addr_to_multiaddr(SocketAddr::new(ip, bound.port())))
-        .collect();
-    addrs.sort();
-    addrs.dedup();
-    addrs
+        .collect()
 }
 
 #[cfg(test)]
