@@ -84,6 +84,18 @@ async fn listen_and_dial_with_three_pings_and_both_identify_records() {
 }
 
 #[tokio::test]
+async fn listen_and_dial_over_quic() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (addr, mut listener, _) =
+        start(&["listen", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1", "--timeout", "20"]).await;
+    assert!(addr.contains("/udp/") && addr.contains("/quic-v1/p2p/"), "{addr}");
+    let (events, code) = run(&["dial", &addr, "--ping", "2", "--timeout", "10"]).await;
+    assert_eq!((names(&events), code), (vec!["connected", "ping", "ping", "identify", "done"], 0), "{events:?}");
+    assert!(events[3]["observed_addr"].as_str().unwrap().ends_with("/quic-v1"), "{events:?}");
+    listener.kill().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_failed_dial_prints_an_error_and_exits_1() {
     let _one = ONE_AT_A_TIME.lock().await;
     // A port nobody listens on (bound, then released).

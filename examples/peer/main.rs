@@ -9,6 +9,9 @@
 //! cargo run --example peer -- dial /ip4/127.0.0.1/tcp/<port>/p2p/<id> --ping 3
 //! ```
 //!
+//! Any address the default host serves works for `--listen` and `dial`:
+//! `/ip4/…/tcp/<port>` or `/ip4/…/udp/<port>/quic-v1` (QUIC).
+//!
 //! The pubsub router is `--pubsub floodsub|gossipsub` (default floodsub);
 //! its signing policy is `--sign`: `strict` (the default), `lax` (what
 //! rust-libp2p's floodsub needs: it never signs) or `none`.

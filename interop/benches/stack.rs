@@ -1,7 +1,9 @@
 //! The whole stack of strata next to rust-libp2p 0.57 (`libp2p-stream`),
-//! same machine, same run, once per muxer: TCP + Noise + yamux (strata's
-//! and rust-libp2p's default; libp2p-yamux 0.48) and TCP + Noise + mplex
-//! (libp2p-mplex 0.44). Each side offers only the muxer measured.
+//! same machine, same run, once per stack: TCP + Noise + yamux (strata's
+//! and rust-libp2p's default; libp2p-yamux 0.48), TCP + Noise + mplex
+//! (libp2p-mplex 0.44), and QUIC (strata-quic; libp2p-quic, both quinn
+//! 0.11 with TLS 1.3 by rustls and ring). Each side offers only the stack
+//! measured.
 //!
 //! - throughput: 1 GiB over one stream, and 1 GiB split over 8 streams at
 //!   once on one connection, MB/s and CPU-seconds per GiB (both ends are in
@@ -17,7 +19,7 @@
 //!   one stack's freed memory cannot flatter the other.
 //!
 //! Run: `cargo bench -p strata-interop --bench stack` (`-- <MiB> <dials>
-//! <connections>` to change the sizes, `--muxer yamux|mplex` for one;
+//! <connections>` to change the sizes, `--muxer yamux|mplex|quic` for one;
 //! `-- --strata-conns yamux 3000` runs strata's connections-per-second part
 //! alone, to profile). Figures and the machine: `benches/README.md`.
 
@@ -39,11 +41,12 @@ use crate::{rust_peer::TheirMuxer, side::Side};
 #[path = "stack/side.rs"]
 mod side;
 
-/// The muxer a run measures, on both stacks.
+/// The stack a run measures, on both sides: TCP with a muxer, or QUIC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Muxer {
     Yamux,
     Mplex,
+    Quic,
 }
 
 impl Muxer {
@@ -51,12 +54,21 @@ impl Muxer {
         match self {
             Self::Yamux => "yamux",
             Self::Mplex => "mplex",
+            Self::Quic => "quic",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Yamux => "TCP + Noise + yamux",
+            Self::Mplex => "TCP + Noise + mplex",
+            Self::Quic => "QUIC (TLS 1.3, QUIC's own streams)",
         }
     }
 
     fn ours(self) -> Muxers {
         match self {
-            Self::Yamux => Muxers::Yamux,
+            Self::Yamux | Self::Quic => Muxers::Yamux,
             Self::Mplex => Muxers::Mplex,
         }
     }
@@ -65,11 +77,22 @@ impl Muxer {
         match self {
             Self::Yamux => TheirMuxer::Yamux,
             Self::Mplex => TheirMuxer::Mplex,
+            Self::Quic => TheirMuxer::Quic,
         }
     }
 
+    /// Where a strata server listens.
+    fn listen(self) -> Multiaddr {
+        let addr = if self == Self::Quic { "/ip4/127.0.0.1/udp/0/quic-v1" } else { "/ip4/127.0.0.1/tcp/0" };
+        addr.parse().unwrap()
+    }
+
     fn parse(name: &str) -> Self {
-        if name == "mplex" { Self::Mplex } else { Self::Yamux }
+        match name {
+            "mplex" => Self::Mplex,
+            "quic" => Self::Quic,
+            _ => Self::Yamux,
+        }
     }
 }
 
@@ -115,7 +138,7 @@ fn bench_config() -> strata::host::Config {
 async fn strata_server(muxer: Muxer) -> (strata::Host, Multiaddr) {
     let server = strata::builder_with(&Keypair::generate_ed25519(), muxer.ours())
         .config(bench_config())
-        .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+        .listen(muxer.listen())
         .build()
         .await
         .unwrap();
@@ -397,7 +420,7 @@ fn throughput(rt: &tokio::runtime::Runtime, muxer: Muxer, bytes: usize, streams:
 
 fn report(muxer: Muxer, bytes: usize, dials: usize, connections: usize) {
     let rt = runtime();
-    println!("whole stack, TCP + Noise + {} on loopback, both ends in one process", muxer.name());
+    println!("whole stack, {} on loopback, both ends in one process", muxer.title());
     throughput(&rt, muxer, bytes, 1);
     throughput(&rt, muxer, bytes, 8);
 
@@ -470,7 +493,7 @@ fn main() {
     }
     let muxers = match args.iter().position(|a| a == "--muxer").and_then(|i| args.get(i + 1)) {
         Some(name) => vec![Muxer::parse(name)],
-        None => vec![Muxer::Yamux, Muxer::Mplex],
+        None => vec![Muxer::Yamux, Muxer::Mplex, Muxer::Quic],
     };
     let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let mib = numbers.first().copied().unwrap_or(1024);

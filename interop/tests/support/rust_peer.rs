@@ -34,6 +34,9 @@ pub(crate) enum TheirMuxer {
     Yamux,
     /// libp2p-mplex 0.44.
     Mplex,
+    /// Not TCP at all: QUIC (libp2p-quic), whose own streams stand in for
+    /// a muxer.
+    Quic,
 }
 
 /// A rust-libp2p swarm on TCP + Noise + yamux running `behaviour`, with
@@ -45,16 +48,19 @@ pub(crate) fn swarm<B: libp2p::swarm::NetworkBehaviour>(
     swarm_with(keypair, TheirMuxer::Yamux, behaviour)
 }
 
-/// [`swarm`] with the muxer chosen.
+/// [`swarm`] with the muxer chosen (or QUIC instead of TCP).
 pub(crate) fn swarm_with<B: libp2p::swarm::NetworkBehaviour>(
     keypair: libp2p_identity::Keypair,
     muxer: TheirMuxer,
     behaviour: impl FnOnce(&libp2p_identity::Keypair) -> B,
 ) -> libp2p::Swarm<B> {
     let idle = |c: libp2p::swarm::Config| c.with_idle_connection_timeout(Duration::from_hours(1));
+    if muxer == TheirMuxer::Quic {
+        return swarm_quic(keypair, behaviour);
+    }
     let builder = libp2p::SwarmBuilder::with_existing_identity(keypair).with_tokio();
     match muxer {
-        TheirMuxer::Yamux => builder
+        TheirMuxer::Yamux | TheirMuxer::Quic => builder
             .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
             .expect("TCP + Noise + yamux")
             .with_behaviour(behaviour)
@@ -69,6 +75,21 @@ pub(crate) fn swarm_with<B: libp2p::swarm::NetworkBehaviour>(
             .with_swarm_config(idle)
             .build(),
     }
+}
+
+/// A rust-libp2p swarm on QUIC (libp2p-quic: quinn and libp2p-tls) running
+/// `behaviour`, with connections kept while idle for an hour.
+pub(crate) fn swarm_quic<B: libp2p::swarm::NetworkBehaviour>(
+    keypair: libp2p_identity::Keypair,
+    behaviour: impl FnOnce(&libp2p_identity::Keypair) -> B,
+) -> libp2p::Swarm<B> {
+    libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_quic()
+        .with_behaviour(behaviour)
+        .expect("the behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_hours(1)))
+        .build()
 }
 
 /// A running rust-libp2p node.
@@ -96,7 +117,8 @@ impl RustPeer {
         let peer = keypair.public().to_peer_id();
         let mut swarm = swarm_with(keypair, muxer, |_| libp2p_stream::Behaviour::new());
         if listen {
-            swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("a multiaddr")).expect("a loopback listener");
+            let addr = if muxer == TheirMuxer::Quic { "/ip4/127.0.0.1/udp/0/quic-v1" } else { "/ip4/127.0.0.1/tcp/0" };
+            swarm.listen_on(addr.parse().expect("a multiaddr")).expect("a loopback listener");
         }
         let control = swarm.behaviour().new_control();
         let (commands, mut command_rx) = mpsc::unbounded_channel();
