@@ -32,9 +32,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 #[derive(Parser)]
 #[command(about = "A gossipsub chat over strata. Run it twice and talk.")]
 struct Cli {
-    /// Address to listen on.
-    #[arg(long, default_value = "/ip4/0.0.0.0/tcp/0")]
-    listen: Multiaddr,
+    /// Address to listen on (repeatable; default: TCP and QUIC on every
+    /// interface).
+    #[arg(long = "listen", default_values = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"])]
+    listen: Vec<Multiaddr>,
     /// A peer to join (repeatable).
     #[arg(long = "dial")]
     dial: Vec<Multiaddr>,
@@ -133,12 +134,26 @@ fn mdns_config(cli: &Cli) -> Option<mdns::Config> {
     (!cli.no_mdns).then_some(config)
 }
 
+/// The address to show for joining from this machine: loopback, TCP
+/// first (every libp2p implementation speaks it).
+fn join_addr(addrs: &[Multiaddr]) -> Option<Multiaddr> {
+    let local = |a: &&Multiaddr| a.to_string().starts_with("/ip4/127.");
+    addrs
+        .iter()
+        .filter(local)
+        .find(|a| a.to_string().contains("/tcp/"))
+        .or_else(|| addrs.iter().find(local))
+        .or(addrs.first())
+        .cloned()
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let keypair = match &cli.key {
         Some(path) => Keypair::load_or_generate(path).map_err(|e| format!("{}: {e}", path.display()))?,
         None => Keypair::generate_ed25519(),
     };
-    let host = strata::builder(&keypair).listen(cli.listen.clone()).build().await.map_err(|e| e.to_string())?;
+    let builder = cli.listen.iter().fold(strata::builder(&keypair), |builder, addr| builder.listen(addr.clone()));
+    let host = builder.build().await.map_err(|e| e.to_string())?;
     ping::Ping::attach(&host, ping::Config::default()).map_err(|e| e.to_string())?;
     identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
     let pubsub = if cli.floodsub {
@@ -154,7 +169,7 @@ async fn run(cli: Cli) -> Result<(), String> {
 
     let addrs: Vec<Multiaddr> =
         host.listen_addrs().into_iter().filter_map(|a| a.with_p2p(host.peer_id()).ok()).collect();
-    let join = addrs.iter().find(|a| a.to_string().starts_with("/ip4/127.")).or(addrs.first()).cloned();
+    let join = join_addr(&addrs);
     let router = if cli.floodsub { "floodsub" } else { "gossipsub" };
     println!("strata chat: you are {nick} ({}), in room \"{}\" ({router}).", host.peer_id(), cli.topic);
     println!("Listening on:");
