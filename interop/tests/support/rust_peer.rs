@@ -102,6 +102,8 @@ pub(crate) struct RustPeer {
     pub(crate) listening: mpsc::UnboundedReceiver<libp2p::Multiaddr>,
     /// The peers of connections as they are established.
     pub(crate) established: mpsc::UnboundedReceiver<libp2p::PeerId>,
+    /// Why dials failed, as they fail.
+    pub(crate) dial_failed: mpsc::UnboundedReceiver<String>,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -124,6 +126,7 @@ impl RustPeer {
         let (commands, mut command_rx) = mpsc::unbounded_channel();
         let (listen_tx, listening) = mpsc::unbounded_channel();
         let (established_tx, established) = mpsc::unbounded_channel();
+        let (failed_tx, dial_failed) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -135,12 +138,13 @@ impl RustPeer {
                     event = swarm.select_next_some() => match event {
                         SwarmEvent::NewListenAddr { address, .. } => drop(listen_tx.send(address)),
                         SwarmEvent::ConnectionEstablished { peer_id, .. } => drop(established_tx.send(peer_id)),
+                        SwarmEvent::OutgoingConnectionError { error, .. } => drop(failed_tx.send(error.to_string())),
                         _ => {}
                     },
                 }
             }
         });
-        Self { peer, control, listening, established, commands }
+        Self { peer, control, listening, established, dial_failed, commands }
     }
 
     /// Dials `addr` (completion shows in `established`).

@@ -108,16 +108,35 @@ impl PeerCertificate {
 
 /// Checks a peer's certificate (steps 1 to 4 above) at `now`.
 pub fn verify(der: &[u8], now: SystemTime) -> Result<PeerCertificate, CertificateError> {
-    let (rest, certificate) =
-        X509Certificate::from_der(der).map_err(|error| CertificateError::Parse(error.to_string()))?;
-    if !rest.is_empty() {
-        return Err(CertificateError::Parse("bytes after the certificate".to_owned()));
-    }
+    let (certificate, signed) = parse(der)?;
     let seconds = now.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
     let now = ASN1Time::from_timestamp(i64::try_from(seconds).unwrap_or(i64::MAX))
         .map_err(|error| CertificateError::Parse(error.to_string()))?;
     if !certificate.validity().is_valid_at(now) {
         return Err(CertificateError::Expired);
+    }
+    certificate.verify_signature(None).map_err(|_| CertificateError::SelfSignature)?;
+    let peer = identity(&certificate, &signed)?;
+    if !peer.identity.verify(&[SIGNING_PREFIX, &peer.spki].concat(), &signed.signature) {
+        return Err(CertificateError::IdentitySignature);
+    }
+    Ok(peer)
+}
+
+/// The identity and key of a certificate [`verify`] has already accepted
+/// (rustls asks twice per handshake, and the host once more after it):
+/// the same reading without repeating the signature checks.
+pub fn accepted(der: &[u8]) -> Result<PeerCertificate, CertificateError> {
+    let (certificate, signed) = parse(der)?;
+    identity(&certificate, &signed)
+}
+
+/// Step 1 without the clock, and step 2: the certificate and its extension.
+fn parse(der: &[u8]) -> Result<(X509Certificate<'_>, SignedKey), CertificateError> {
+    let (rest, certificate) =
+        X509Certificate::from_der(der).map_err(|error| CertificateError::Parse(error.to_string()))?;
+    if !rest.is_empty() {
+        return Err(CertificateError::Parse("bytes after the certificate".to_owned()));
     }
     if certificate.issuer_uid.is_some() || certificate.subject_uid.is_some() {
         return Err(CertificateError::UniqueId);
@@ -133,14 +152,14 @@ pub fn verify(der: &[u8], now: SystemTime) -> Result<PeerCertificate, Certificat
     }
     let [extension] = ours[..] else { return Err(CertificateError::Extensions(ours.len())) };
     let signed = SignedKey::decode(extension)?;
-    certificate.verify_signature(None).map_err(|_| CertificateError::SelfSignature)?;
+    Ok((certificate, signed))
+}
+
+/// The identity key the extension names, and the certificate's key.
+fn identity(certificate: &X509Certificate<'_>, signed: &SignedKey) -> Result<PeerCertificate, CertificateError> {
     let identity = PublicKey::decode_protobuf(&signed.public_key)
         .map_err(|error| CertificateError::IdentityKey(error.to_string()))?;
-    let spki = certificate.public_key().raw.to_vec();
-    if !identity.verify(&[SIGNING_PREFIX, &spki].concat(), &signed.signature) {
-        return Err(CertificateError::IdentitySignature);
-    }
-    Ok(PeerCertificate { identity, spki })
+    Ok(PeerCertificate { identity, spki: certificate.public_key().raw.to_vec() })
 }
 
 #[cfg(test)]
