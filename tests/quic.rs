@@ -8,12 +8,7 @@
 use std::time::Duration;
 
 use strata::{Host, Keypair, Multiaddr, PeerId, floodsub, gossipsub, host::RequestConfig, identify, kad, ping};
-
-const LIMIT: Duration = Duration::from_mins(1);
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
+use strata_testkit::within;
 
 async fn until(mut done: impl FnMut() -> bool) {
     within(async {

@@ -221,3 +221,13 @@ fn malformed_bytes_are_refused() {
     }
     assert_eq!(Multiaddr::from_bytes(&[]).unwrap(), Multiaddr::empty());
 }
+
+#[test]
+fn an_ip_becomes_its_component_and_a_v4_mapped_v6_address_becomes_v4() {
+    let from = |text: &str| Multiaddr::from_ip(text.parse().unwrap()).to_string();
+    assert_eq!(from("127.0.0.1"), "/ip4/127.0.0.1");
+    assert_eq!(from("::1"), "/ip6/::1");
+    assert_eq!(from("::ffff:10.0.0.1"), "/ip4/10.0.0.1");
+    let addr: Multiaddr = "/ip4/10.0.0.1".parse().unwrap();
+    assert_eq!(addr.ip(), Some("10.0.0.1".parse().unwrap()));
+}

@@ -118,6 +118,16 @@ impl Multiaddr {
         }
     }
 
+    /// `/ip4/<a>` or `/ip6/<a>` for an IP; an IPv4-mapped IPv6 address (a
+    /// v4 peer on a dual-stack socket) is written as the IPv4 address it
+    /// is. Transports append their own components (`/tcp/<p>`, …).
+    pub fn from_ip(ip: std::net::IpAddr) -> Self {
+        match ip.to_canonical() {
+            std::net::IpAddr::V4(ip) => Self::from(Component::Ip4(ip)),
+            std::net::IpAddr::V6(ip) => Self::from(Component::Ip6(ip)),
+        }
+    }
+
     /// The peer id of a trailing `/p2p/<id>` component, if there is one.
     pub fn peer_id(&self) -> Option<PeerId> {
         match self.iter().last() {

@@ -31,11 +31,7 @@ pub(crate) fn socket_of(addr: &Multiaddr) -> Option<SocketAddr> {
 /// `/ip4|ip6/<a>/udp/<p>/quic-v1` for a socket address (an IPv4-mapped
 /// IPv6 address written as the IPv4 address it is).
 pub fn socket_addr_to_multiaddr(socket: SocketAddr) -> Multiaddr {
-    let host = match socket.ip().to_canonical() {
-        IpAddr::V4(ip) => Component::Ip4(ip),
-        IpAddr::V6(ip) => Component::Ip6(ip),
-    };
-    Multiaddr::from(host).with(Component::Udp(socket.port())).with(Component::QuicV1)
+    Multiaddr::from_ip(socket.ip()).with(Component::Udp(socket.port())).with(Component::QuicV1)
 }
 
 /// The addresses peers can dial to reach an endpoint bound to `bound`.

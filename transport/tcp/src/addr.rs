@@ -78,11 +78,7 @@ pub(crate) fn listen_target(addr: &Multiaddr) -> Option<SocketAddr> {
 /// IPv4-mapped IPv6 address (a v4 peer on a dual-stack socket) is written
 /// as the IPv4 address it is.
 pub fn socket_addr_to_multiaddr(socket: SocketAddr) -> Multiaddr {
-    let host = match socket.ip().to_canonical() {
-        IpAddr::V4(ip) => Component::Ip4(ip),
-        IpAddr::V6(ip) => Component::Ip6(ip),
-    };
-    Multiaddr::from(host).with(Component::Tcp(socket.port()))
+    Multiaddr::from_ip(socket.ip()).with(Component::Tcp(socket.port()))
 }
 
 /// The addresses peers can dial to reach a listener bound to `bound`.
