@@ -226,19 +226,27 @@ async fn pubsub_both_ways_with_stdin_publish(router_args: &[&str]) {
         run(&args).await
     });
     // The listener sees the dialer subscribe, answers on stdin, and prints
-    // the dialer's message.
-    let message = loop {
+    // the dialer's message. The two events come from two streams of the
+    // listener (subscriptions, messages) and may print in either order:
+    // the dialer publishes as soon as it sees the listener subscribed, so
+    // its message can be printed before its subscription. (Breaking out at
+    // the message used to leave the listener's publish unwritten, about
+    // one run in eight under load.)
+    let (mut answered, mut message) = (false, None);
+    while !answered || message.is_none() {
         let event = next_event(&mut lines).await;
         match event["event"].as_str().unwrap() {
-            "subscribed" => {
+            "subscribed" if !answered => {
                 assert_eq!(event["topic"], "chat");
                 stdin.write_all(b"publish chat hello from the listener\n").await.unwrap();
                 stdin.flush().await.unwrap();
+                answered = true;
             }
-            "message" => break event,
+            "message" => message = Some(event),
             _ => {}
         }
-    };
+    }
+    let message = message.unwrap();
     assert_eq!((&message["topic"], &message["data"]), (&Value::from("chat"), &Value::from("hello from the dialer")));
 
     let (events, code) = dialer.await.unwrap();
