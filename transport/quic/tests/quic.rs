@@ -172,3 +172,105 @@ async fn addresses_other_than_quic_v1_are_not_served() {
         assert!(matches!(transport.dial(&addr, None).await, Err(Error::Unsupported(_))));
     }
 }
+
+#[tokio::test]
+async fn garbage_datagrams_and_a_stranger_without_a_certificate_harm_no_one() {
+    let (alice, bob) = (key(14), key(15));
+    let transport = QuicTransport::new(&bob, Config::default());
+    let mut listener = transport.listen(&"/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap()).await.unwrap();
+    let addr = listener.local_addrs()[0].clone();
+    let port = addr.to_string().split('/').nth(4).unwrap().parse::<u16>().unwrap();
+    // Junk of every size, some of it shaped like a QUIC long header.
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut state = 0x9e37_79b9_u32;
+    for len in [1usize, 20, 1200, 1500, 9000] {
+        for first in [0x00u8, 0xc0, 0xff] {
+            let mut datagram: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    state.to_le_bytes()[0]
+                })
+                .collect();
+            datagram[0] = first;
+            junk.send_to(&datagram, ("127.0.0.1", port)).unwrap();
+        }
+    }
+    // A TLS client that offers no certificate: the listener requires one.
+    let stranger = {
+        let mut tls = rustls_client_without_certificate();
+        tls.alpn_protocols = vec![b"libp2p".to_vec()];
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        endpoint.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(crypto)));
+        endpoint
+    };
+    let attempt = stranger.connect(format!("127.0.0.1:{port}").parse().unwrap(), "l").unwrap();
+    // The listener accepts until a handshake succeeds: everything before
+    // it (the stranger, any junk taken for an Initial) must have failed.
+    let accepting = tokio::spawn(async move {
+        let mut refused = 0;
+        loop {
+            let (_, upgrade) = listener.accept().await.unwrap();
+            match upgrade.await {
+                Ok((peer, _)) => return (refused, peer),
+                Err(_) => refused += 1,
+            }
+        }
+    });
+    // However the stranger's own handshake ends, the listener refuses it.
+    if let Ok(Ok(connection)) = tokio::time::timeout(Duration::from_secs(5), attempt).await {
+        let _ = tokio::time::timeout(Duration::from_secs(5), connection.closed()).await;
+    }
+    let (seen, _connection) =
+        within(QuicTransport::new(&alice, Config::default()).dial(&addr, Some(bob.peer_id()))).await.unwrap();
+    assert_eq!(seen, bob.peer_id());
+    let (refused, accepted) = within(accepting).await.unwrap();
+    assert!(refused >= 1, "the client without a certificate was not refused");
+    assert_eq!(accepted, alice.peer_id(), "the first connection accepted is the honest one");
+}
+
+/// A rustls client that trusts any server and presents no certificate.
+fn rustls_client_without_certificate() -> rustls::ClientConfig {
+    #[derive(Debug)]
+    struct AnyServer(std::sync::Arc<rustls::crypto::CryptoProvider>);
+    impl rustls::client::danger::ServerCertVerifier for AnyServer {
+        fn verify_server_cert(
+            &self,
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            _: &[u8],
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+        }
+        fn verify_tls13_signature(
+            &self,
+            _: &[u8],
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::clone(&provider))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(AnyServer(provider)))
+        .with_no_client_auth()
+}
