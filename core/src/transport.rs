@@ -12,7 +12,10 @@
 //! [`Transport::can_listen`]) and refuses others with an error rather than
 //! guessing.
 
-use std::{future::Future, net::IpAddr};
+use std::{
+    future::Future,
+    net::{IpAddr, SocketAddr},
+};
 
 use crate::{ByteStream, Multiaddr};
 
@@ -68,12 +71,17 @@ pub trait Listener: Send + 'static {
     fn accept(&mut self) -> impl Future<Output = Result<(Self::Stream, Multiaddr), Self::Error>> + Send;
 }
 
-/// The addresses a peer can reach a socket bound to `bound` on: `bound`
-/// itself, or for a wildcard (`0.0.0.0`, `::`) every interface address of
-/// its family (no peer can dial a wildcard), sorted. Link-local IPv6
-/// addresses are left out: dialing one needs a zone. Every transport that
-/// binds sockets reports its listen addresses through this.
-pub fn reachable_ips(bound: IpAddr) -> Vec<IpAddr> {
+/// The socket addresses a peer can reach a socket bound to `bound` on:
+/// `bound` itself, or for a wildcard IP (`0.0.0.0`, `::`) every interface
+/// address of its family with the bound port (no peer can dial a
+/// wildcard), sorted. Link-local IPv6 addresses are left out: dialing one
+/// needs a zone. Every transport that binds sockets reports its listen
+/// addresses through this, turning each into its own multiaddr shape.
+pub fn reachable_socket_addrs(bound: SocketAddr) -> Vec<SocketAddr> {
+    reachable_ips(bound.ip()).into_iter().map(|ip| SocketAddr::new(ip, bound.port())).collect()
+}
+
+fn reachable_ips(bound: IpAddr) -> Vec<IpAddr> {
     if !bound.is_unspecified() {
         return vec![bound];
     }

@@ -16,7 +16,7 @@ use strata::noise::HandshakeMessage;
 use crate::{
     protobuf::{self, NOISE_PAYLOAD},
     scenario::{Capture, Side},
-    wire::{Flow, arrow, hex, short},
+    wire::{Flow, arrow, hex, other, short},
 };
 
 const TAG: usize = 16;
@@ -73,7 +73,7 @@ pub(crate) fn handshake(
             ));
             rest = after;
         }
-        let received = observed(capture, other_side(message.from), u8::try_from(number).unwrap_or(0));
+        let received = observed(capture, other(message.from), u8::try_from(number).unwrap_or(0));
         let sent = observed(capture, message.from, u8::try_from(number).unwrap_or(0));
         if number > 1 {
             let (s, after) = rest.split_at((KEY + TAG).min(rest.len()));
@@ -156,8 +156,4 @@ fn whose(side: Side) -> &'static str {
         Side::Dialer => "dialer's",
         Side::Listener => "listener's",
     }
-}
-
-fn other_side(side: Side) -> Side {
-    crate::wire::other(side)
 }

@@ -8,7 +8,11 @@
 //! | `/floodsub/1.0.0`, `/meshsub/*` | length-prefixed `RPC`s, each way | `libp2p-pubsub.md` |
 //! | the example's hello protocol | a line each way | — |
 
-use strata::{PeerId, core::varint, pubsub::signing};
+use strata::{
+    PeerId,
+    core::{protobuf::Value, varint},
+    pubsub::signing,
+};
 
 use crate::{
     muxer::MuxStream,
@@ -98,23 +102,14 @@ fn pubsub(opener: Half<'_>, responder: Half<'_>, raw: bool) -> Vec<String> {
         for (prefix, rpc) in length_prefixed(flow, from) {
             lines.push(format!("{}  {}  length {}, an RPC:", arrow(side), hex(&prefix), rpc.len()));
             lines.extend(protobuf::show(&rpc, RPC, 1, raw));
-            for message in strata::core::protobuf::fields(&rpc).filter_map(Result::ok).filter(|field| field.number == 2)
-            {
-                lines.push(format!(
-                    "  {}",
-                    signature_check(&message.raw[message.raw.len() - payload_len(message.value)..], raw)
-                ));
+            for field in strata::core::protobuf::fields(&rpc).filter_map(Result::ok).filter(|field| field.number == 2) {
+                if let Value::Bytes(message) = field.value {
+                    lines.push(format!("  {}", signature_check(message, raw)));
+                }
             }
         }
     }
     lines
-}
-
-fn payload_len(value: strata::core::protobuf::Value<'_>) -> usize {
-    match value {
-        strata::core::protobuf::Value::Bytes(bytes) => bytes.len(),
-        _ => 0,
-    }
 }
 
 /// Checks a published message's signature the way a receiver does.

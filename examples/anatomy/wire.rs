@@ -8,8 +8,6 @@
 //! same way at all three places it runs: before Noise, inside it for the
 //! muxer, and at the start of every stream.
 
-use std::fmt::Write as _;
-
 use strata::{
     core::varint,
     record::{Direction, Record, Tap},
@@ -73,10 +71,7 @@ pub(crate) fn other(side: Side) -> Side {
 
 /// Lower-case hex, no spaces.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(2 * bytes.len()), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
+    hex::encode(bytes)
 }
 
 /// Hex, abbreviated past 24 bytes to the first 12 and the last 4 (unless

@@ -10,7 +10,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use strata_core::{Multiaddr, multiaddr::Component, transport::reachable_ips};
+use strata_core::{Multiaddr, multiaddr::Component, transport::reachable_socket_addrs};
 
 /// The socket address of `/ip4|ip6/<a>/udp/<p>/quic-v1`.
 pub(crate) fn socket_of(addr: &Multiaddr) -> Option<SocketAddr> {
@@ -36,10 +36,7 @@ pub fn socket_addr_to_multiaddr(socket: SocketAddr) -> Multiaddr {
 
 /// The addresses peers can dial to reach an endpoint bound to `bound`.
 pub(crate) fn reachable_addrs(bound: SocketAddr) -> Vec<Multiaddr> {
-    reachable_ips(bound.ip())
-        .into_iter()
-        .map(|ip| socket_addr_to_multiaddr(SocketAddr::new(ip, bound.port())))
-        .collect()
+    reachable_socket_addrs(bound).into_iter().map(socket_addr_to_multiaddr).collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::*;
 
 fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len()).step_by(2).map(|at| u8::from_str_radix(&text[at..at + 2], 16).unwrap()).collect()
+    hex::decode(text).unwrap()
 }
 
 /// `libp2p-tls.md`, "Test vectors", 1: a valid certificate for an Ed25519 peer.
