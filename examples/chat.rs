@@ -11,6 +11,16 @@
 //! rust-libp2p one): each announces itself as a provider of the room and
 //! dials the others it finds there.
 //!
+//! Behind a NAT, with `--bootstrap`, a chat finds out by itself that nobody
+//! can dial it (`AutoNAT` v2, asking the peers it meets) and then keeps
+//! reservations on relays it picks among them (auto-relay: a bootstrap node
+//! run as `peer listen --kad --relay-server` is one), and announces its
+//! relayed addresses in the room: two chats behind two home routers meet
+//! through the relay with no other flag. Then they try to punch a hole
+//! through both NATs (`DCUtR`): when it works, they move to a direct
+//! connection and say so; when it cannot (a symmetric NAT), they stay on the
+//! relay and say why.
+//!
 //! Each typed line is published on the topic (`chat` by default) as
 //! `nick: text`; received lines print as they are, and peers joining and
 //! leaving the topic are shown. Ctrl-C (or Ctrl-D) leaves.
@@ -26,7 +36,10 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use strata::{Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, kad, mdns, ping, pubsub::Message};
+use strata::{
+    BuilderExt as _, Keypair, Multiaddr, PeerId, PubSub, autonat, dcutr, floodsub, gossipsub, identify, kad, mdns,
+    ping, pubsub::Message, relay,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Parser)]
@@ -48,6 +61,9 @@ struct Cli {
     /// Keep your identity in this file: created on first use, read after.
     #[arg(long)]
     key: Option<PathBuf>,
+    /// The type of a new identity: ed25519, secp256k1 or ecdsa.
+    #[arg(long = "key-type", default_value_t = strata::KeyType::Ed25519)]
+    key_type: strata::KeyType,
     /// A Kademlia node to join the DHT through (repeatable): room members
     /// announce themselves as providers of the room and find each other
     /// there, wherever they are.
@@ -101,20 +117,36 @@ fn room_key(topic: &str) -> Vec<u8> {
 }
 
 /// Announces this chat as a provider of the room's key and joins the other
-/// providers, now and every 20 s (new members appear; announcements last
-/// 48 h and are refreshed by the DHT's own republishing).
+/// providers, now, every 20 s (new members appear; announcements last
+/// 48 h and are refreshed by the DHT's own republishing), and at once when
+/// this chat's addresses change (a relay reservation, a confirmed address):
+/// the announcement is made again, with the new addresses.
 async fn meet_through_the_dht(host: strata::Host, kad: kad::Kad, topic: String) {
     let key = room_key(&topic);
     let mut round = tokio::time::interval(std::time::Duration::from_secs(20));
-    let mut announced = false;
+    let mut changes = host.events();
+    let mut announced: Option<Vec<Multiaddr>> = None;
     loop {
-        round.tick().await;
+        tokio::select! {
+            _ = round.tick() => {}
+            event = changes.recv() => match event {
+                Ok(
+                    strata::Event::ListenAddr { .. }
+                    | strata::Event::ListenAddrExpired { .. }
+                    | strata::Event::ExternalAddrConfirmed { .. }
+                    | strata::Event::ExternalAddrExpired { .. },
+                ) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                _ => continue,
+            },
+        }
         if let Err(error) = kad.bootstrap().await {
             println!("* the DHT is out of reach: {error}");
             continue;
         }
-        if !announced {
-            announced = kad.provide(&key).await.is_ok();
+        let addrs = [host.external_addrs(), host.listen_addrs()].concat();
+        if announced.as_ref() != Some(&addrs) && kad.provide(&key).await.is_ok() {
+            announced = Some(addrs);
         }
         let Ok(members) = kad.providers(&key).await else { continue };
         for (peer, _) in members {
@@ -147,21 +179,89 @@ fn join_addr(addrs: &[Multiaddr]) -> Option<Multiaddr> {
         .cloned()
 }
 
+/// The identity in `--key` (made with `--key-type` when new), or a fresh one.
+fn identity(cli: &Cli) -> Result<Keypair, String> {
+    match &cli.key {
+        Some(path) => Keypair::load_or_generate(path, cli.key_type).map_err(|e| format!("{}: {e}", path.display())),
+        None => Keypair::generate(cli.key_type).map_err(|e| format!("--key-type {}: {e}", cli.key_type)),
+    }
+}
+
+/// Reachability behind a NAT: `AutoNAT` asks the peers this chat meets to
+/// dial its addresses; when none can, auto-relay keeps reservations on
+/// relays among them (while one can, it keeps none). Prints what happens.
+fn reach_out(
+    host: &strata::Host,
+    relay_client: &relay::Client,
+) -> Result<(autonat::Client, std::sync::Arc<relay::AutoRelay>, dcutr::Dcutr), String> {
+    // One server's word, and one observer's, is enough here: a chat
+    // usually knows one bootstrap node, and a wrong verdict costs at most a
+    // relay reservation.
+    let config = autonat::ClientConfig::default().with_confirmations(1).with_min_observers(1);
+    let autonat = autonat::Client::attach(host, config).map_err(|e| format!("AutoNAT: {e}"))?;
+    let auto_relay = relay::AutoRelay::attach(host, relay_client, relay::AutoRelayConfig::default())
+        .map_err(|e| format!("auto-relay: {e}"))?;
+    let auto_relay = std::sync::Arc::new(auto_relay);
+    // Hole punching offers where the peers we met see us (the NAT's address).
+    let punch = dcutr::Dcutr::attach(host, dcutr::Config::default()).map_err(|e| format!("hole punching: {e}"))?;
+    let observed = autonat.clone();
+    punch.observed_addrs_from(move || observed.candidates());
+    let (mut verdicts, mut reservations, mut punches) = (autonat.events(), auto_relay.events(), punch.events());
+    let follower = std::sync::Arc::clone(&auto_relay);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                event = verdicts.recv() => match event {
+                    Ok(autonat::Event::Reachability { addr, reachable: true }) => println!("* others can reach you at {addr}"),
+                    Ok(autonat::Event::Reachability { addr, reachable: false }) => {
+                        println!("* {addr} cannot be reached from outside (a NAT or a firewall)");
+                    }
+                    Ok(autonat::Event::ReachabilityChanged(verdict)) => follower.set_reachability(verdict),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    _ => {}
+                },
+                event = reservations.recv() => match event {
+                    Ok(relay::AutoRelayEvent::ReservationAdded { relay, .. }) => {
+                        println!("* reachable through relay {}", short(relay));
+                    }
+                    Ok(relay::AutoRelayEvent::ReservationLost { relay, .. }) => println!("* relay {} is gone", short(relay)),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    _ => {}
+                },
+                event = punches.recv() => match event {
+                    Ok(dcutr::Event::HolePunch { peer, result: Ok(done), .. }) => println!(
+                        "* direct connection to {} (hole punched in {} ms), no relay in between",
+                        short(peer),
+                        done.elapsed.as_millis()
+                    ),
+                    Ok(dcutr::Event::HolePunch { peer, result: Err(failed), .. }) => println!(
+                        "* no direct connection to {} ({}), staying on the relay",
+                        short(peer),
+                        failed.reason.as_str()
+                    ),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    _ => {}
+                },
+            }
+        }
+    });
+    Ok((autonat, auto_relay, punch))
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
-    let keypair = match &cli.key {
-        Some(path) => Keypair::load_or_generate(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        None => Keypair::generate_ed25519(),
-    };
+    let keypair = identity(&cli)?;
     let builder = cli.listen.iter().fold(strata::builder(&keypair), |builder, addr| builder.listen(addr.clone()));
+    let (builder, relay_client) = builder.relay_client(relay::ClientConfig::default());
     let host = builder.build().await.map_err(|e| e.to_string())?;
+    relay_client.attach(&host).map_err(|e| e.to_string())?;
     ping::Ping::attach(&host, ping::Config::default()).map_err(|e| e.to_string())?;
     identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
-    let pubsub = if cli.floodsub {
+    let pubsub: PubSub = if cli.floodsub {
         let policy = if cli.strict { floodsub::SignaturePolicy::StrictSign } else { floodsub::SignaturePolicy::Lax };
         let config = floodsub::Config::default().with_signature_policy(policy);
-        PubSub::Floodsub(floodsub::Floodsub::attach(&host, config).map_err(|e| e.to_string())?)
+        floodsub::Floodsub::attach(&host, config).map_err(|e| e.to_string())?.into()
     } else {
-        PubSub::Gossipsub(gossipsub::Gossipsub::attach(&host, gossipsub::Config::default()).map_err(|e| e.to_string())?)
+        gossipsub::Gossipsub::attach(&host, gossipsub::Config::default()).map_err(|e| e.to_string())?.into()
     };
     let mut room = pubsub.subscribe(&cli.topic);
     let mut presence = pubsub.events();
@@ -181,6 +281,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         println!("To join from another terminal{mdns}:");
         println!("  cargo run --example chat -- --dial {join}");
     }
+    // Kept to the end of the chat: reachability runs while they live.
+    let _reach = if cli.bootstrap.is_empty() { None } else { Some(reach_out(&host, &relay_client)?) };
     if !cli.bootstrap.is_empty() {
         let kad = kad::Kad::attach(&host, kad::Config::default()).map_err(|e| e.to_string())?;
         for addr in &cli.bootstrap {

@@ -1,14 +1,16 @@
 #![doc = include_str!("../README.md")]
 
-mod any_pubsub;
+use std::net::SocketAddr;
 
-pub use any_pubsub::PubSub;
+pub use strata_autonat as autonat;
 pub use strata_core as core;
-pub use strata_core::{Endpoint, Keypair, Multiaddr, PeerId, PublicKey, multiaddr, multistream};
+pub use strata_core::{Endpoint, KeyType, Keypair, Multiaddr, PeerId, PublicKey, multiaddr, multistream};
+pub use strata_dcutr as dcutr;
+pub use strata_dns as dns;
 pub use strata_floodsub as floodsub;
 pub use strata_gossipsub as gossipsub;
 pub use strata_host as host;
-pub use strata_host::{ConnectionEvent, ConnectionId, Event, Host, Protocol, Stream, WeakHost};
+pub use strata_host::{ConnectionEvent, ConnectionId, DialError, Event, Host, Stream, WeakHost};
 pub use strata_identify as identify;
 pub use strata_kad as kad;
 pub use strata_mdns as mdns;
@@ -16,11 +18,20 @@ pub use strata_mplex as mplex;
 pub use strata_noise as noise;
 pub use strata_perf as perf;
 pub use strata_ping as ping;
+pub use strata_portmap as portmap;
 pub use strata_pubsub as pubsub;
 pub use strata_quic as quic;
 pub use strata_record as record;
+pub use strata_relay as relay;
 pub use strata_tcp as tcp;
 pub use strata_yamux as yamux;
+
+/// A pubsub service whose router is chosen at run time (a CLI flag):
+/// `Floodsub::attach(…)?.into()` or `Gossipsub::attach(…)?.into()`. The
+/// same methods as [`floodsub::Floodsub`] and [`gossipsub::Gossipsub`]
+/// (all three are [`pubsub::Service`]), without gossipsub's mesh and score
+/// accessors.
+pub type PubSub = pubsub::Service;
 
 /// A host builder.
 pub type Builder = strata_host::Builder;
@@ -44,13 +55,18 @@ pub enum Muxers {
     Both,
 }
 
-/// Starts building a host with this identity over the default layers: TCP
+/// Starts building a host with this identity (given once: Noise and QUIC
+/// are made from it when the host is built) over the default layers: TCP
 /// (Noise security, yamux then mplex multiplexing; a node-wide memory
 /// budget of [`DEFAULT_MEMORY_BUDGET`] for muxer buffers) and QUIC
-/// (`/udp/<port>/quic-v1`, TLS 1.3), each with its default configuration.
-/// A dial of a `/tcp` address uses TCP, of a `/quic-v1` address QUIC;
-/// listen on either or both. For other layers or configurations, use
-/// [`Host::builder`] or [`Builder::new`].
+/// (`/udp/<port>/quic-v1`, TLS 1.3), each with its default configuration,
+/// and a DNS resolver ([`dns::Resolver`], the system's resolver; another
+/// server with [`BuilderExt::dns_server`]).
+/// A dial of a `/tcp` address uses TCP, of a `/quic-v1` address QUIC; a
+/// `/dnsaddr/…` or `/dns4/…` address is resolved first, and what it
+/// stands for is dialed in turn until one connects. Listen on either or
+/// both. For other layers or configurations, use [`Host::builder`] or
+/// [`Builder::new`].
 pub fn builder(keypair: &Keypair) -> Builder {
     builder_with(keypair, Muxers::default())
 }
@@ -59,12 +75,52 @@ pub fn builder(keypair: &Keypair) -> Builder {
 /// own streams).
 pub fn builder_with(keypair: &Keypair, muxers: Muxers) -> Builder {
     let budget = core::MemoryBudget::new(DEFAULT_MEMORY_BUDGET);
-    let mut upgrader = host::Upgrader::new(tcp::TcpTransport::default()).security(noise::Config::new(keypair));
+    let mut upgrader = host::Upgrader::new(tcp::TcpTransport::default()).security(noise::Config::new);
     if muxers != Muxers::Mplex {
         upgrader = upgrader.muxer(yamux::Config::default().with_memory_budget(budget.clone()));
     }
     if muxers != Muxers::Yamux {
         upgrader = upgrader.muxer(mplex::Config::default().with_memory_budget(budget));
     }
-    Builder::new(keypair).upgrader(upgrader).source(quic::QuicTransport::new(keypair, quic::Config::default()))
+    Builder::new(keypair)
+        .upgrader(upgrader)
+        .source(|identity| quic::QuicTransport::new(identity, quic::Config::default()))
+        .resolver(dns::Resolver::default())
+}
+
+/// The facade's own settings on a host [`Builder`]
+/// (`use strata::BuilderExt as _;`).
+pub trait BuilderExt {
+    /// Resolves the names of dialed addresses (`/dnsaddr`, `/dns`,
+    /// `/dns4`, `/dns6`) by asking `server`, and no other, over UDP and
+    /// TCP; the system's DNS configuration is then never read. Replaces
+    /// the resolver set before. For the other limits, give a whole
+    /// configuration: `.resolver(dns::Resolver::new(dns::Config::default()…))`.
+    #[must_use]
+    fn dns_server(self, server: SocketAddr) -> Self;
+
+    /// Adds the circuit relay v2 client's transport (`/p2p-circuit`
+    /// addresses), with Noise and yamux then mplex above it, so that the
+    /// host can dial peers through relays and listen through them
+    /// (reservations). Attach the returned client to the host once it is
+    /// built ([`relay::Client::attach`]).
+    #[must_use]
+    fn relay_client(self, config: relay::ClientConfig) -> (Self, relay::Client)
+    where
+        Self: Sized;
+}
+
+impl BuilderExt for Builder {
+    fn dns_server(self, server: SocketAddr) -> Self {
+        self.resolver(dns::Resolver::new(dns::Config::default().with_nameserver(server)))
+    }
+
+    fn relay_client(self, config: relay::ClientConfig) -> (Self, relay::Client) {
+        let (client, transport) = relay::Client::new(config);
+        let circuits = host::Upgrader::new(transport)
+            .security(noise::Config::new)
+            .muxer(yamux::Config::default())
+            .muxer(mplex::Config::default());
+        (self.upgrader(circuits), client)
+    }
 }

@@ -7,14 +7,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use strata::{Event, Host, Keypair, Multiaddr, PeerId, Stream};
+use strata_testkit::{eventually, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const LIMIT: Duration = Duration::from_mins(1);
 const ECHO: &str = "/echo/1.0.0";
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
 
 fn loopback() -> Multiaddr {
     "/ip4/127.0.0.1/tcp/0".parse().unwrap()
@@ -109,7 +105,9 @@ async fn one_stream_of_256_mib() {
         stream.read_to_end(&mut digest).await.unwrap();
         digest
     };
-    let digest = within(sending).await;
+    // 256 MiB through Noise and a muxer in a debug build on a loaded
+    // machine: more than testkit's 30 s bound for one step.
+    let digest = tokio::time::timeout(Duration::from_mins(2), sending).await.expect("256 MiB sent and hashed");
     assert_eq!(digest, expected.finalize().to_vec());
 }
 
@@ -155,7 +153,7 @@ async fn streams_past_the_limit_are_reset_and_the_others_work() {
     let server = Host::builder(
         &keypair,
         strata::tcp::TcpTransport::default(),
-        strata::noise::Config::new(&keypair),
+        strata::noise::Config::new,
         strata::mplex::Config::default().with_max_streams(4),
     )
     .listen(loopback())
@@ -205,9 +203,8 @@ async fn a_dial_with_the_wrong_peer_id_is_refused() {
     let addr = server.listen_addrs()[0].clone().with_p2p(impostor).unwrap();
     let err = within(client.dial(addr)).await.unwrap_err();
     let strata::host::Error::Dial(cause) = &err else { panic!("{err}") };
-    let strata::host::Error::Security(source) = cause.as_ref() else { panic!("{err}") };
     assert!(
-        matches!(source.downcast_ref::<strata::noise::Error>(), Some(strata::noise::Error::PeerIdMismatch { expected, .. }) if *expected == impostor),
+        matches!(**cause, strata::DialError::PeerIdMismatch { expected, actual, .. } if expected == impostor && actual == server.peer_id()),
         "{err}"
     );
     assert!(!client.is_connected(server.peer_id()));
@@ -304,12 +301,7 @@ async fn shutdown_leaves_no_task_behind() {
     within(client.shutdown()).await;
     within(server.shutdown()).await;
     drop((client, server, streams));
-    within(async {
-        while metrics.num_alive_tasks() > before {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    eventually("every task of both hosts ends", async || metrics.num_alive_tasks() <= before).await;
 }
 
 #[tokio::test]
@@ -319,12 +311,7 @@ async fn the_peer_store_remembers_dialed_addresses_for_dial_peer() {
     let info = client.peer_info(peer).expect("a dialed peer is known");
     assert_eq!(info.addrs, [server.listen_addrs()[0].clone()], "stored without the /p2p/ suffix");
     within(client.disconnect(peer)).await;
-    within(async {
-        while client.is_connected(peer) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    eventually("the connection is gone", async || !client.is_connected(peer)).await;
     assert_eq!(within(client.dial_peer(peer)).await.unwrap(), peer);
     assert!(client.is_connected(peer));
     assert!(client.known_peers().contains(&peer));

@@ -17,21 +17,7 @@ use strata::{
     host::{Builder, Config, RequestConfig, RequestError, Upgrader},
     identify, mplex, noise, ping, tcp,
 };
-
-const LIMIT: Duration = Duration::from_mins(2);
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
-
-async fn until(mut done: impl FnMut() -> bool) {
-    within(async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-}
+use strata_testkit::{eventually, within};
 
 fn loopback() -> Multiaddr {
     "/ip4/127.0.0.1/tcp/0".parse().unwrap()
@@ -77,12 +63,12 @@ async fn a_burst_of_500_connections_leaves_nothing_behind() {
     }
     // The server registers each connection once its protocols have room
     // for the event: it may trail the dialers a little.
-    until(|| server.connected_peers().len() == CLIENTS).await;
+    eventually("the server counts every client", async || server.connected_peers().len() == CLIENTS).await;
     assert!(clients.iter().all(|(client, ..)| client.connection_count(server.peer_id()) == PER_CLIENT));
     // Every subscription announced, both ways.
-    until(|| server_pubsub.peers("t").len() == CLIENTS).await;
+    eventually("the server sees every client subscribed", async || server_pubsub.peers("t").len() == CLIENTS).await;
     for (_, pubsub, _) in &clients {
-        until(|| pubsub.peers("t") == [server.peer_id()]).await;
+        eventually("each client sees the server subscribed", async || pubsub.peers("t") == [server.peer_id()]).await;
     }
     server_ping.ping(clients[0].0.peer_id()).await.unwrap();
 
@@ -92,8 +78,11 @@ async fn a_burst_of_500_connections_leaves_nothing_behind() {
     for left in leaving {
         within(left).await.unwrap();
     }
-    until(|| server.connected_peers().is_empty()).await;
-    until(|| server_pubsub.tracked_peers() == 0 && server_ping.tracked_peers() == 0).await;
+    eventually("every client is gone", async || server.connected_peers().is_empty()).await;
+    eventually("the services forget every client", async || {
+        server_pubsub.tracked_peers() == 0 && server_ping.tracked_peers() == 0
+    })
+    .await;
     assert!(server_pubsub.peers("t").is_empty());
     server.shutdown().await;
 }
@@ -139,7 +128,7 @@ async fn dropping_the_last_handle_stops_a_host_with_every_service_attached() {
     // The listener is closed: its port is free, and a dial fails.
     let Some(strata::multiaddr::Component::Tcp(port)) = addr.iter().nth(1) else { panic!("{addr}") };
     std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
-    until(|| !peer.is_connected(weak.peer_id())).await;
+    eventually("the peer sees the connection closed", async || !peer.is_connected(weak.peer_id())).await;
     drop((services, subscription));
     peer.shutdown().await;
 }
@@ -169,7 +158,7 @@ impl strata::core::StreamMuxer for AltMplex {
 async fn host_with(muxers: &[bool]) -> (Host, Arc<AtomicUsize>) {
     let keypair = Keypair::generate_ed25519();
     let alt_used = Arc::new(AtomicUsize::new(0));
-    let mut upgrader = Upgrader::new(tcp::TcpTransport::default()).security(noise::Config::new(&keypair));
+    let mut upgrader = Upgrader::new(tcp::TcpTransport::default()).security(noise::Config::new);
     for &alt in muxers {
         upgrader = if alt {
             upgrader.muxer(AltMplex(Arc::clone(&alt_used)))
@@ -177,7 +166,7 @@ async fn host_with(muxers: &[bool]) -> (Host, Arc<AtomicUsize>) {
             upgrader.muxer(mplex::Config::default())
         };
     }
-    let host = Builder::new(&keypair).source(upgrader).listen(loopback()).build().await.unwrap();
+    let host = Builder::new(&keypair).upgrader(upgrader).listen(loopback()).build().await.unwrap();
     (host, alt_used)
 }
 
@@ -198,7 +187,10 @@ async fn muxers_are_negotiated_from_ordered_lists_both_ways() {
         within(dialer.dial(addr)).await.unwrap();
         let expected = usize::from(alt);
         assert_eq!(dialer_alt.load(Ordering::SeqCst), expected, "{dialer_muxers:?} → {listener_muxers:?}");
-        until(|| listener_alt.load(Ordering::SeqCst) == expected && listener.is_connected(dialer.peer_id())).await;
+        eventually("the listener counts the connection", async || {
+            listener_alt.load(Ordering::SeqCst) == expected && listener.is_connected(dialer.peer_id())
+        })
+        .await;
         // Streams work over whichever was agreed.
         listener
             .serve(

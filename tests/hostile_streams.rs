@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use strata::host::Config;
+use strata_testkit::{eventually, within};
 
 use attack::*;
 
@@ -37,10 +38,8 @@ async fn twenty_two_attacks_after_the_handshake() {
     assert!(failed.is_empty(), "{failed:#?}");
     served_throughout(stop, pinger).await;
     // Every attacker left: nothing of them stays behind.
-    within(async {
-        while !target.victim.connected_peers().is_empty() || target.pubsub.tracked_peers() > 0 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    eventually("every attacker is forgotten", async || {
+        target.victim.connected_peers().is_empty() && target.pubsub.tracked_peers() == 0
     })
     .await;
     let grown_mib = rss_kib().saturating_sub(rss_before) / 1024;

@@ -1,29 +1,30 @@
 //! The muxer compliance suite (`strata_testkit::muxer_suite`) run against
-//! every muxer strata has: what "a muxer works" means.
+//! every muxer strata has: what "a muxer works" means. One test per check
+//! per muxer config (`muxer_suite!`), so a failure names both.
 
 use strata::{mplex, yamux};
 use strata_testkit::muxer_suite::{self, SlowReader};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn yamux_passes_the_muxer_suite() {
-    muxer_suite::run_all(&yamux::Config::default(), SlowReader::OthersFlow).await;
-}
+strata_testkit::muxer_suite!(yamux_default, yamux::Config::default(), SlowReader::OthersFlow);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn yamux_with_small_frames_and_a_small_queue_passes_the_muxer_suite() {
-    let config = yamux::Config::default().with_split_send_size(1024).with_max_outbound_queue(4096);
-    muxer_suite::run_all(&config, SlowReader::OthersFlow).await;
-}
+strata_testkit::muxer_suite!(
+    yamux_small_frames_small_queue,
+    yamux::Config::default().with_split_send_size(1024).with_max_outbound_queue(4096),
+    SlowReader::OthersFlow
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mplex_passes_the_muxer_suite() {
-    let config = mplex::Config::default().with_overflow(mplex::Overflow::ResetStream);
-    muxer_suite::run_all(&config, SlowReader::SlowStreamReset).await;
-}
+strata_testkit::muxer_suite!(
+    mplex_reset_slow_streams,
+    mplex::Config::default().with_overflow(mplex::Overflow::ResetStream),
+    SlowReader::SlowStreamReset
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_random_interleaving_is_reproducible_from_other_seeds() {
     for seed in [1, 2, 3] {
+        let sizes = muxer_suite::stream_sizes(seed, 32);
+        assert_eq!(sizes, muxer_suite::stream_sizes(seed, 32), "seed {seed} gives the same streams again");
+        assert_ne!(sizes, muxer_suite::stream_sizes(seed + 10, 32), "another seed gives other streams");
         muxer_suite::many_concurrent_streams(&yamux::Config::default(), seed, 32).await;
         muxer_suite::many_concurrent_streams(&mplex::Config::default(), seed, 32).await;
     }

@@ -392,3 +392,100 @@ async fn kad_commands_put_get_provide_and_find_through_a_bootstrap_node() {
     let found = kad_command(&mut a_in, &mut a_lines, &format!("kad-find {provider_id}"), "kad_peer").await;
     assert!(!found["addrs"].as_array().unwrap().is_empty(), "{found}");
 }
+
+#[tokio::test]
+async fn a_listener_prints_connected_for_its_bootstrap_node() {
+    // It subscribes before it bootstraps: that connection is printed too.
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (a_addr, _a, _, _a_in) = start_with_stdin(&["listen", "--kad", "--timeout", "20"]).await;
+    let a_id = a_addr.rsplit("/p2p/").next().unwrap();
+    let (_, _b, mut b_lines, _b_in) = start_with_stdin(&["listen", "--kad", "--bootstrap", &a_addr]).await;
+    let mut connected = next_event(&mut b_lines).await;
+    while connected["event"] == "listening" {
+        connected = next_event(&mut b_lines).await;
+    }
+    assert_eq!((connected["event"].as_str(), connected["peer_id"].as_str()), (Some("connected"), Some(a_id)));
+}
+
+/// `--key-type` (INTEROP.md, "Identities"): listeners and dialers of
+/// different key types meet over TCP and QUIC, and `listening` prints the
+/// peer id as libp2p writes it for the type.
+#[tokio::test]
+async fn nodes_of_different_key_types_meet_over_tcp_and_quic() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    for (listener_type, dialer_type, prefix, transport) in [
+        ("secp256k1", "ecdsa", "16Uiu2HA", "/ip4/127.0.0.1/tcp/0"),
+        ("ecdsa", "secp256k1", "Qm", "/ip4/127.0.0.1/udp/0/quic-v1"),
+    ] {
+        let (addr, mut listener, _) =
+            start(&["listen", "--key-type", listener_type, "--listen", transport, "--timeout", "20"]).await;
+        let listener_id = addr.rsplit("/p2p/").next().unwrap().to_owned();
+        assert!(listener_id.starts_with(prefix), "{listener_type}: {listener_id}");
+        let (events, code) = run(&["dial", &addr, "--key-type", dialer_type, "--ping", "1", "--timeout", "10"]).await;
+        assert_eq!((names(&events), code), (vec!["connected", "ping", "identify", "done"], 0), "{events:?}");
+        assert_eq!(events[2]["peer_id"], listener_id.as_str());
+        listener.kill().await.unwrap();
+    }
+}
+
+/// `--key FILE`: the identity is created with `--key-type`'s type, kept,
+/// and read back whatever `--key-type` says later; an RSA key file (the
+/// spec's vector, in libp2p's protobuf encoding) works too.
+#[tokio::test]
+async fn a_key_file_keeps_its_identity_of_any_type() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = std::env::temp_dir().join(format!("strata-peer-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ecdsa = dir.join("ecdsa.key");
+    let path = ecdsa.to_str().unwrap();
+    let (first, code) = run(&["listen", "--key", path, "--key-type", "ecdsa", "--timeout", "1"]).await;
+    assert_eq!(code, 0, "{first:?}");
+    let (again, _) = run(&["listen", "--key", path, "--timeout", "1"]).await;
+    assert!(first[0]["peer_id"].as_str().unwrap().starts_with("Qm"), "{first:?}");
+    assert_eq!(first[0]["peer_id"], again[0]["peer_id"]);
+
+    let rsa = dir.join("rsa.key");
+    let vector = hex::decode(include_str!("../core/tests/vectors/rsa_private_key.hex").trim()).unwrap();
+    std::fs::write(&rsa, vector).unwrap();
+    let (addr, mut listener, _) = start(&["listen", "--key", rsa.to_str().unwrap(), "--timeout", "20"]).await;
+    assert!(addr.ends_with("/p2p/QmaeANgBs1DTSxWSrPPtobgQuxW8XTfsS4ydbK4rCHzqxG"), "{addr}");
+    let (events, code) = run(&["dial", &addr, "--ping", "1", "--timeout", "10"]).await;
+    assert_eq!((names(&events), code), (vec!["connected", "ping", "identify", "done"], 0), "{events:?}");
+    listener.kill().await.unwrap();
+
+    let (events, code) = run(&["listen", "--key", dir.join("new.key").to_str().unwrap(), "--key-type", "rsa"]).await;
+    assert_eq!((names(&events), code), (vec!["error"], 1), "RSA keys are loaded, not made: {events:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--dns IP:PORT` and `/dnsaddr` (INTEROP.md): the dialer resolves a
+/// nested `dnsaddr` record through the test's own DNS server, skipping a
+/// record for another peer id.
+#[tokio::test]
+async fn dial_resolves_a_nested_dnsaddr_through_the_given_server() {
+    use strata_testkit::dns::{DnsServer, Zone};
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (addr, mut listener, _) = start(&["listen", "--timeout", "20"]).await;
+    let peer = addr.rsplit("/p2p/").next().unwrap().to_owned();
+    let other = strata::PeerId::random();
+    let zone = Zone::new()
+        .txt("_dnsaddr.peers.test", &format!("dnsaddr=/dnsaddr/nested.peers.test/p2p/{peer}"))
+        .txt("_dnsaddr.peers.test", &format!("dnsaddr=/ip4/127.0.0.1/tcp/9/p2p/{other}"))
+        .txt("_dnsaddr.nested.peers.test", &format!("dnsaddr={addr}"));
+    let server = DnsServer::start(zone).await;
+    let (events, code) = run(&[
+        "dial",
+        &format!("/dnsaddr/peers.test/p2p/{peer}"),
+        "--dns",
+        &server.addr().to_string(),
+        "--ping",
+        "1",
+        "--timeout",
+        "10",
+    ])
+    .await;
+    assert_eq!((names(&events), code), (vec!["connected", "ping", "identify", "done"], 0), "{events:?}");
+    assert_eq!(events[0]["peer_id"], peer.as_str());
+    assert!(server.queries() >= 2, "both names were asked for");
+    listener.kill().await.unwrap();
+}

@@ -5,19 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::time::Duration;
-
 use strata::{Host, Keypair, Multiaddr, PeerId, floodsub, gossipsub, host::RequestConfig, identify, kad, ping};
-use strata_testkit::within;
-
-async fn until(mut done: impl FnMut() -> bool) {
-    within(async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-}
+use strata_testkit::{eventually, within};
 
 fn quic() -> Multiaddr {
     "/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap()
@@ -65,7 +54,7 @@ async fn floodsub_and_gossipsub_deliver_over_quic() {
     within(a.dial(quic_addr(&b))).await.unwrap();
     let _sub_a = flood_a.subscribe("flood");
     let mut sub_b = flood_b.subscribe("flood");
-    until(|| flood_a.peers("flood").contains(&b.peer_id())).await;
+    eventually("a sees b subscribed", async || flood_a.peers("flood").contains(&b.peer_id())).await;
     flood_a.publish("flood", b"over quic").unwrap();
     assert_eq!(within(sub_b.next()).await.unwrap().data, b"over quic");
 
@@ -75,7 +64,7 @@ async fn floodsub_and_gossipsub_deliver_over_quic() {
     within(c.dial(quic_addr(&d))).await.unwrap();
     let _sub_c = gossip_c.subscribe("gossip");
     let mut sub_d = gossip_d.subscribe("gossip");
-    until(|| gossip_c.peers("gossip").contains(&d.peer_id())).await;
+    eventually("c sees d subscribed", async || gossip_c.peers("gossip").contains(&d.peer_id())).await;
     gossip_c.publish("gossip", b"meshed over quic").unwrap();
     assert_eq!(within(sub_d.next()).await.unwrap().data, b"meshed over quic");
     for host in [a, b, c, d] {

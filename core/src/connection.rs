@@ -18,6 +18,19 @@ use std::future::Future;
 
 use crate::{Multiaddr, MuxedConnection, PeerId};
 
+/// The remote of a dial proved another identity than the one dialed (a
+/// `/p2p/<id>` address). Every security upgrade and secure transport
+/// reports it as this type, as its error's [`source`](std::error::Error::source),
+/// so that a host tells it apart the same way over each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("dialed {expected}, but the remote proved to be {actual}")]
+pub struct PeerIdMismatch {
+    /// The peer id dialed.
+    pub expected: PeerId,
+    /// The peer id the remote proved.
+    pub actual: PeerId,
+}
+
 /// Something that dials and accepts upgraded connections.
 pub trait ConnectionSource: Send + Sync + 'static {
     /// An established connection.
@@ -27,8 +40,9 @@ pub trait ConnectionSource: Send + Sync + 'static {
     /// What dialing, listening or upgrading can fail with.
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Whether [`dial`](Self::dial) can serve `addr` (without any trailing
-    /// `/p2p/<id>`).
+    /// Whether [`dial`](Self::dial) can serve `addr`: without its trailing
+    /// `/p2p/<id>`, except in a relay circuit address
+    /// (`…/p2p-circuit/p2p/<id>`), where it stays on.
     fn can_dial(&self, addr: &Multiaddr) -> bool;
 
     /// Whether [`listen`](Self::listen) can serve `addr`.
@@ -45,6 +59,19 @@ pub trait ConnectionSource: Send + Sync + 'static {
 
     /// Binds a listener to `addr`.
     fn listen(&self, addr: &Multiaddr) -> impl Future<Output = Result<Self::Listener, Self::Error>> + Send;
+
+    /// Opens the way for `addr` to connect to us, for a hole punch
+    /// (`libp2p-relay-DCUtR.md`, "Simultaneous Connect"): a QUIC source
+    /// sends UDP packets of random bytes to `addr` from its listening
+    /// socket, so that our NAT lets the remote's handshake in, while the
+    /// remote dials us. Returns once the remote's connection arrived or the
+    /// source's own time limit passed; the connection itself comes in
+    /// through a listener, as any other. Default: nothing to do (a TCP
+    /// hole punch is a dial from both sides, see `Transport::dial_from_listen_port`).
+    fn hole_punch(&self, addr: &Multiaddr) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = addr;
+        std::future::ready(Ok(()))
+    }
 }
 
 /// A bound listener of a [`ConnectionSource`].

@@ -1,7 +1,7 @@
 //! The one error type of `strata-core`, and its `Result` alias.
 //!
 //! Every decoder in this crate takes bytes from strangers, so each variant
-//! names a failure a caller can act on: drop the peer (`InvalidKey`,
+//! names a failure a caller can act on: drop the peer (`InvalidKey`, `Der`,
 //! `InvalidPeerId`, `Multistream`), try another protocol
 //! (`ProtocolsRefused`), or report a bad address to a user
 //! (`InvalidMultiaddr`, `UnknownProtocol`). Nothing here panics on input.
@@ -35,10 +35,16 @@ pub enum Error {
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),
 
-    /// A well-formed key of a type strata does not implement (only Ed25519
-    /// is supported).
+    /// A key of a type that cannot be used this way: an RSA key cannot be
+    /// generated (load one instead), and `KeyType` values outside libp2p's
+    /// four are refused when decoded.
     #[error("unsupported key type {0:?}")]
     UnsupportedKeyType(KeyType),
+
+    /// Bytes that should be ASN.1 DER (a key's `SubjectPublicKeyInfo`, an
+    /// `ECPrivateKey`, PKCS#1 or PKCS#8) are not.
+    #[error("invalid DER: {0}")]
+    Der(&'static str),
 
     /// Bytes or text that should be a peer id are not.
     #[error("invalid peer id: {0}")]

@@ -3,6 +3,7 @@
 pub mod budget;
 pub mod byte_stream;
 pub mod connection;
+pub mod der;
 pub mod error;
 pub mod framing;
 pub mod identity;
@@ -14,17 +15,19 @@ pub mod muxer_io;
 pub mod peer_id;
 pub mod protobuf;
 pub mod random;
+pub mod resolve;
 pub mod security;
 pub mod transport;
 pub mod varint;
 
 pub use budget::MemoryBudget;
 pub use byte_stream::ByteStream;
-pub use connection::{ConnectionListener, ConnectionSource};
+pub use connection::{ConnectionListener, ConnectionSource, PeerIdMismatch};
 pub use error::{Error, Result};
 pub use identity::{KeyType, Keypair, PublicKey};
 pub use multiaddr::Multiaddr;
 pub use muxer::{MuxedConnection, StreamMuxer, StreamState};
 pub use peer_id::PeerId;
+pub use resolve::AddressResolver;
 pub use security::SecurityUpgrade;
 pub use transport::{Endpoint, Listener, Transport};

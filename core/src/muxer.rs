@@ -12,13 +12,48 @@
 //!                                                          └─accept_stream()─▶ stream
 //! ```
 //!
-//! The connection's I/O is owned by the implementation (typically one task
-//! per connection that it spawns); the `MuxedConnection` is a handle to it,
-//! usable from many tasks at once.
+//! The connection's I/O is owned by the implementation; the
+//! `MuxedConnection` is a handle to it, usable from many tasks at once.
+//!
+//! Muxers over a byte stream (yamux, mplex) share everything but their
+//! protocol: each implements the sans-IO [`Session`] (bytes and `now` in;
+//! frames, events and the next deadline out), and one driver serves them
+//! all: [`Connection`] (one task per connection owning the socket, with
+//! [`muxer_io`](crate::muxer_io)'s batch writer), its wakers and memory
+//! budget, and [`Stream`], the one stream handle.
+//!
+//! ```text
+//! socket ──read──▶ Session::handle_input ──events──▶ wake readers, writers, acceptors
+//! Stream::poll_write ──▶ Session::write ──take_outbound──▶ BatchWriter ──▶ socket
+//! driver's one timer ──Session::poll_timeout / handle_timeout(now)──▶ keep-alive, stall, close
+//! ```
 
-use std::future::Future;
+use std::{future::Future, time::Instant};
 
 use crate::{ByteStream, Endpoint};
+
+mod buffers;
+mod config;
+mod driver;
+mod error;
+mod session;
+mod shared;
+mod stream;
+mod timers;
+
+pub use buffers::{Outbound, RecvBuffer};
+pub use config::ConnectionConfig;
+pub use driver::Connection;
+pub use error::Error;
+pub use session::{Event, Session, StreamError};
+pub use stream::Stream;
+pub use timers::Deadlines;
+
+/// The driver's clock: tokio's, so that tests on a paused runtime clock
+/// move every muxer deadline with it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
 
 /// A stream multiplexing protocol.
 pub trait StreamMuxer: Clone + Send + Sync + 'static {

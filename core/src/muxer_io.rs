@@ -1,8 +1,8 @@
-//! The socket half every muxer driver shares: writing the frames all
-//! streams queued as one batch, and reading the socket in chunks.
+//! The socket half of the muxer driver: writing the frames all streams
+//! queued as one batch, and reading the socket in chunks.
 //!
-//! A muxer driver (mplex's, yamux's) is one task that owns the secure
-//! stream. Its stream handles encode frames into one shared outbound
+//! The muxer driver ([`crate::muxer::Connection`], serving yamux and
+//! mplex) is one task that owns the secure stream. Its stream handles encode frames into one shared outbound
 //! buffer; the driver swaps that buffer out under the lock and writes it
 //! with the lock released, so frames of many streams leave in one write
 //! and no handle waits on a syscall:

@@ -39,8 +39,10 @@ pub trait Transport: Send + Sync + 'static {
     /// What dialing or listening can fail with.
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Whether [`dial`](Self::dial) can serve `addr` (without any trailing
-    /// `/p2p/<id>`, which is the upgrader's business).
+    /// Whether [`dial`](Self::dial) can serve `addr`: without its trailing
+    /// `/p2p/<id>`, which is the upgrader's business, except in a relay
+    /// circuit address (`…/p2p-circuit/p2p/<id>`), where the id names the
+    /// peer the relay must reach and stays on.
     fn can_dial(&self, addr: &Multiaddr) -> bool;
 
     /// Whether [`listen`](Self::listen) can serve `addr`.
@@ -49,6 +51,29 @@ pub trait Transport: Send + Sync + 'static {
     /// Opens a connection to `addr`. Implementations bound the wait with a
     /// connect timeout of their own configuration.
     fn dial(&self, addr: &Multiaddr) -> impl Future<Output = Result<Self::Stream, Self::Error>> + Send;
+
+    /// Opens a connection to `addr` from the port this transport listens
+    /// on, with no fallback to another port: a hole punch's dial
+    /// (`libp2p-relay-DCUtR.md`, "Simultaneous Connect"), where only the
+    /// listen port's NAT mapping is the one the peer was told about, and a
+    /// dial from elsewhere punches nothing. Default: [`dial`](Self::dial),
+    /// for transports that have no port to share.
+    fn dial_from_listen_port(
+        &self,
+        addr: &Multiaddr,
+    ) -> impl Future<Output = Result<Self::Stream, Self::Error>> + Send {
+        self.dial(addr)
+    }
+
+    /// Opens a connection to `addr` from a port of its own, never the
+    /// listen port: the retry after two nodes that dialed each other's
+    /// listen ports at the same moment met in one TCP connection (a
+    /// simultaneous open, in which both are dialers and the handshake
+    /// fails). Default: [`dial`](Self::dial), for transports that never
+    /// share a port.
+    fn dial_from_new_port(&self, addr: &Multiaddr) -> impl Future<Output = Result<Self::Stream, Self::Error>> + Send {
+        self.dial(addr)
+    }
 
     /// Binds a listener to `addr` (a port 0 picks a free port).
     fn listen(&self, addr: &Multiaddr) -> impl Future<Output = Result<Self::Listener, Self::Error>> + Send;

@@ -129,7 +129,7 @@ proptest! {
         let mut bytes = vec![0x08, 0x01, 0x12, 0x20];
         bytes.extend_from_slice(&data);
         if let Ok(key) = PublicKey::decode_protobuf(&bytes) {
-            prop_assert_eq!(key.to_ed25519_bytes().to_vec(), data);
+            prop_assert_eq!(key.to_ed25519_bytes().map(|bytes| bytes.to_vec()), Some(data));
         }
     }
 

@@ -110,29 +110,42 @@ pub(crate) async fn run(seed: u64, muxer: Muxer, router: Router) -> Result<Captu
     random::seed_insecurely(seed);
     let (dialer_key, listener_key) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let handshake: Arc<Mutex<Vec<Observed>>> = Arc::default();
-    let noise_of = |key: &Keypair, side: Side| {
-        let log = Arc::clone(&handshake);
-        noise::Config::new(key).with_handshake_observer(move |message| {
-            log.lock().unwrap_or_else(PoisonError::into_inner).push((side, message.clone()));
-        })
+    // Each host makes its Noise from its identity when built; kept here to
+    // read the static keys.
+    let made: Arc<Mutex<Vec<noise::Config>>> = Arc::default();
+    let noise_of = |side: Side| {
+        let (log, made) = (Arc::clone(&handshake), Arc::clone(&made));
+        move |key: &Keypair| {
+            let config = noise::Config::new(key).with_handshake_observer(move |message| {
+                log.lock().unwrap_or_else(PoisonError::into_inner).push((side, message.clone()));
+            });
+            // Drawn as each host is built, the dialer's first, not at the
+            // first handshake (where the two nodes' draws would race).
+            if let Err(error) = config.static_public_key() {
+                tracing::warn!(%error, "no Noise static key");
+            }
+            made.lock().unwrap_or_else(PoisonError::into_inner).push(config.clone());
+            config
+        }
     };
-    let (dialer_noise, listener_noise) = (noise_of(&dialer_key, Side::Dialer), noise_of(&listener_key, Side::Listener));
-    // Drawn here, in this order, not at the first handshake (where the two
-    // nodes' draws would race).
-    let statics = (dialer_noise.static_public_key()?, listener_noise.static_public_key()?);
 
     let recorder = Recorder::new();
+    let dialer_noise = noise_of(Side::Dialer);
+    let recording = recorder.clone();
     let layers = Layers {
         dialer_key: &dialer_key,
         dialer_transport: recorder.transport(TcpTransport::default()),
-        dialer_security: recorder.security(dialer_noise),
+        dialer_security: Box::new(move |key| recording.security(dialer_noise(key))),
         listener_key: &listener_key,
-        listener_security: listener_noise,
+        listener_security: Box::new(noise_of(Side::Listener)),
     };
     let (dialer_host, listener_host) = match muxer {
         Muxer::Yamux => build(layers, yamux::Config::default()).await?,
         Muxer::Mplex => build(layers, mplex::Config::default()).await?,
     };
+    let made = made.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let [dialer_noise, listener_noise] = made.as_slice() else { return Err("two Noise configurations".into()) };
+    let statics = (dialer_noise.static_public_key()?, listener_noise.static_public_key()?);
     let dialer = attach(dialer_host, router)?;
     let mut listener = attach(listener_host, router)?;
     listener.host.handle(HELLO, |mut stream| async move {
@@ -157,10 +170,13 @@ pub(crate) async fn run(seed: u64, muxer: Muxer, router: Router) -> Result<Captu
 struct Layers<'a> {
     dialer_key: &'a Keypair,
     dialer_transport: RecordingTransport<TcpTransport>,
-    dialer_security: RecordingSecurity<noise::Config>,
+    dialer_security: SecurityOf<RecordingSecurity<noise::Config>>,
     listener_key: &'a Keypair,
-    listener_security: noise::Config,
+    listener_security: SecurityOf<noise::Config>,
 }
+
+/// A security upgrade, made from the host's identity as it is built.
+type SecurityOf<S> = Box<dyn FnOnce(&Keypair) -> S + Send>;
 
 /// The two hosts: the dialer over the recording layers, the listener
 /// listening on a free port of 127.0.0.1.
@@ -182,8 +198,8 @@ fn attach(host: Host, router: Router) -> Result<Node, Error> {
     let identified = identify.events();
     let ping = ping::Ping::attach(&host, ping::Config::default())?;
     let pubsub = match router {
-        Router::Floodsub => PubSub::Floodsub(floodsub::Floodsub::attach(&host, floodsub::Config::default())?),
-        Router::Gossipsub => PubSub::Gossipsub(gossipsub::Gossipsub::attach(&host, gossipsub::Config::default())?),
+        Router::Floodsub => floodsub::Floodsub::attach(&host, floodsub::Config::default())?.into(),
+        Router::Gossipsub => gossipsub::Gossipsub::attach(&host, gossipsub::Config::default())?.into(),
     };
     Ok(Node { host, pubsub, ping, identified })
 }

@@ -23,14 +23,19 @@ use std::{
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use strata::{Host, Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, mdns, ping};
+use strata::{
+    BuilderExt as _, Host, KeyType, Keypair, Multiaddr, PeerId, PubSub, floodsub, gossipsub, identify, mdns, ping,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 mod kad;
 mod perf;
+mod punch;
+mod reach;
 
 #[derive(Parser)]
 #[command(about = "A strata node driven from the command line; JSON lines on stdout.")]
+#[allow(clippy::struct_excessive_bools)] // one per on/off flag of the contract
 struct Cli {
     #[command(subcommand)]
     mode: Mode,
@@ -43,9 +48,18 @@ struct Cli {
     /// The pubsub router behind the topics.
     #[arg(long, global = true, value_enum, default_value_t = Router::Floodsub)]
     pubsub: Router,
-    /// The Ed25519 secret key is 32 bytes equal to N (a known peer id).
+    /// The secret key is 32 bytes equal to N (a known peer id; ed25519 and
+    /// secp256k1 only).
     #[arg(long, global = true)]
     seed: Option<u8>,
+    /// The type of a fresh identity: ed25519, secp256k1 or ecdsa (P-256).
+    #[arg(long = "key-type", global = true, default_value_t = KeyType::Ed25519)]
+    key_type: KeyType,
+    /// The identity in FILE (libp2p's protobuf private-key encoding, any
+    /// type, RSA too), created with --key-type's type when FILE does not
+    /// exist.
+    #[arg(long = "key", global = true, conflicts_with = "seed")]
+    key: Option<std::path::PathBuf>,
     /// pubsub signing policy.
     #[arg(long, global = true, value_enum, default_value_t = Sign::Strict)]
     sign: Sign,
@@ -56,6 +70,37 @@ struct Cli {
     /// A DHT node to dial and add to the routing table (repeatable).
     #[arg(long = "bootstrap", global = true, requires = "kad")]
     bootstrap: Vec<Multiaddr>,
+    /// Send every DNS question (`/dnsaddr`, `/dns4`, …) to this server
+    /// (IP:PORT) instead of the system's resolver.
+    #[arg(long, global = true)]
+    dns: Option<std::net::SocketAddr>,
+    /// Serve circuit relay v2 (hop) and `AutoNAT` v2 for other peers (listen).
+    #[arg(long, global = true)]
+    relay_server: bool,
+    /// Keep two reservations on relays picked among connected peers and
+    /// the DHT, while `AutoNAT` finds this node unreachable (at once
+    /// without `--autonat`) (listen).
+    #[arg(long, global = true)]
+    auto_relay: bool,
+    /// Ask peers to test this node's addresses (`AutoNAT` v2); prints
+    /// `reachability` (listen, dial).
+    #[arg(long, global = true)]
+    autonat: bool,
+    /// Map the listen ports on the gateway (`UPnP` IGD); prints
+    /// `port_mapped`, and hands the mapped address to `--autonat` (listen).
+    #[arg(long, global = true)]
+    upnp: bool,
+    /// No hole punching (`DCUtR`): a connection through a relay stays relayed.
+    #[arg(long, global = true)]
+    no_hole_punch: bool,
+    /// `AutoNAT`, auto-relay and `DCUtR` accept loopback and private
+    /// addresses (tests and labs on one machine only).
+    #[arg(long, global = true)]
+    private_addrs: bool,
+    /// Keep a reservation on this relay, `…/p2p/<relay id>` (listen;
+    /// repeatable); prints `reservation`.
+    #[arg(long = "relay", global = true)]
+    relays: Vec<Multiaddr>,
     /// Seconds before exiting: listen exits 0, dial fails (default 20 for dial).
     #[arg(long, global = true)]
     timeout: Option<u64>,
@@ -84,6 +129,10 @@ enum Mode {
     Dial {
         /// The remote's address (with /p2p/<id> to check who answers).
         addr: Multiaddr,
+        /// Also listen here (a dialer that must be reachable back, as hole
+        /// punching needs: its port is reused for outbound dials).
+        #[arg(long)]
+        listen: Option<Multiaddr>,
         /// How many pings to send.
         #[arg(long, default_value_t = 0)]
         ping: u32,
@@ -215,26 +264,45 @@ struct Node {
     kad: Option<strata::kad::Kad>,
     /// Every message of every subscribed topic, in arrival order.
     messages: tokio::sync::mpsc::UnboundedReceiver<floodsub::Message>,
+    /// Dials and listens through relays.
+    relay_client: strata::relay::Client,
+    /// Hole punching, unless `--no-hole-punch`.
+    dcutr: Option<strata::dcutr::Dcutr>,
+}
+
+/// The host builder every mode starts from: `--muxer` and `--dns`.
+fn host_builder(cli: &Cli, keypair: &Keypair) -> strata::Builder {
+    let builder = strata::builder_with(keypair, cli.muxer.choice());
+    match cli.dns {
+        Some(server) => builder.dns_server(server),
+        None => builder,
+    }
+}
+
+/// A host of `builder` that can also dial and listen through relays
+/// (`/p2p-circuit` addresses), and its relay client.
+async fn build_host(builder: strata::Builder) -> Result<(Host, strata::relay::Client), String> {
+    let (builder, relay_client) = builder.relay_client(strata::relay::ClientConfig::default());
+    let host = builder.build().await.map_err(|e| e.to_string())?;
+    relay_client.attach(&host).map_err(|e| e.to_string())?;
+    Ok((host, relay_client))
 }
 
 /// A node with ping, identify and the chosen pubsub router, subscribed to
 /// `topics`.
 async fn node(keypair: &Keypair, listen: Option<Multiaddr>, cli: &Cli) -> Result<Node, String> {
-    let mut builder = strata::builder_with(keypair, cli.muxer.choice());
+    let mut builder = host_builder(cli, keypair);
     if let Some(addr) = listen {
         builder = builder.listen(addr);
     }
-    let host = builder.build().await.map_err(|e| e.to_string())?;
+    let (host, relay_client) = build_host(builder).await?;
     let ping = ping::Ping::attach(&host, ping::Config::default()).map_err(|e| e.to_string())?;
     let identify = identify::Identify::attach(&host, identify::Config::default()).map_err(|e| e.to_string())?;
-    let pubsub = match cli.pubsub {
-        Router::Floodsub => {
-            let config = floodsub::Config::default().with_signature_policy(cli.sign.policy());
-            PubSub::Floodsub(floodsub::Floodsub::attach(&host, config).map_err(|e| e.to_string())?)
-        }
+    let shared = strata::pubsub::Config::default().with_signature_policy(cli.sign.policy());
+    let pubsub: PubSub = match cli.pubsub {
+        Router::Floodsub => floodsub::Floodsub::attach(&host, shared).map_err(|e| e.to_string())?.into(),
         Router::Gossipsub => {
-            let config = gossipsub::Config::default().with_signature_policy(cli.sign.policy());
-            PubSub::Gossipsub(gossipsub::Gossipsub::attach(&host, config).map_err(|e| e.to_string())?)
+            gossipsub::Gossipsub::attach(&host, gossipsub::Config::from(shared)).map_err(|e| e.to_string())?.into()
         }
     };
     let (sender, messages) = tokio::sync::mpsc::unbounded_channel();
@@ -250,16 +318,23 @@ async fn node(keypair: &Keypair, listen: Option<Multiaddr>, cli: &Cli) -> Result
         });
     }
     let kad = if cli.kad {
-        let kad = strata::kad::Kad::attach(&host, strata::kad::Config::default()).map_err(|e| e.to_string())?;
-        for addr in &cli.bootstrap {
-            let peer = host.dial(addr.clone()).await.map_err(|e| format!("bootstrap {addr}: {e}"))?;
-            kad.add_address(peer, addr);
-        }
-        Some(kad)
+        Some(strata::kad::Kad::attach(&host, strata::kad::Config::default()).map_err(|e| e.to_string())?)
     } else {
         None
     };
-    Ok(Node { host, ping, identify, pubsub, kad, messages })
+    let dcutr = punch::start(cli, &host)?;
+    Ok(Node { host, ping, identify, pubsub, kad, messages, relay_client, dcutr })
+}
+
+/// Dials each `--bootstrap` address and adds it to the DHT. Called once
+/// the events are subscribed to, so that each connection is printed.
+async fn bootstrap(cli: &Cli, host: &Host, kad: Option<&strata::kad::Kad>) -> Result<(), String> {
+    let Some(kad) = kad else { return Ok(()) };
+    for addr in &cli.bootstrap {
+        let peer = host.dial(addr.clone()).await.map_err(|e| format!("bootstrap {addr}: {e}"))?;
+        kad.add_address(peer, addr);
+    }
+    Ok(())
 }
 
 /// Prints connections coming and going (per peer), identify records,
@@ -275,8 +350,8 @@ fn print_events(node: Node) -> impl Future<Output = ()> {
         loop {
             tokio::select! {
                 event = connections.recv() => match event {
-                    Ok(strata::Event::ConnectionEstablished { peer, .. }) if host.connected_peers().contains(&peer) => {
-                        emit("connected", json!({ "peer_id": peer.to_string() }));
+                    Ok(strata::Event::ConnectionEstablished { peer, remote_addr, .. }) if host.connected_peers().contains(&peer) => {
+                        reach::connected(peer, &remote_addr);
                     }
                     Ok(strata::Event::ConnectionClosed { peer, .. }) if !host.is_connected(peer) => {
                         emit("disconnected", json!({ "peer_id": peer.to_string() }));
@@ -354,9 +429,13 @@ async fn print_discovered(mdns: mdns::Mdns) {
 async fn listen(cli: &Cli, keypair: &Keypair, addr: Multiaddr, mdns: Option<mdns::Config>) -> Result<(), String> {
     let node = node(keypair, Some(addr), cli).await?;
     let (host, pubsub, kad) = (node.host.clone(), node.pubsub.clone(), node.kad.clone());
+    let (relay_client, dcutr) = (node.relay_client.clone(), node.dcutr.clone());
     announce(&host);
-    // Subscribed before discovery starts: no connection it makes is missed.
+    // Subscribed before bootstrapping and discovery: no connection they
+    // make is missed.
     tokio::spawn(print_events(node));
+    bootstrap(cli, &host, kad.as_ref()).await?;
+    let reach = reach::start(cli, &host, &relay_client, kad.as_ref(), dcutr.as_ref()).await?;
     if let Some(config) = mdns {
         let mdns = mdns::Mdns::attach(&host, config).map_err(|e| e.to_string())?;
         tokio::spawn(print_discovered(mdns));
@@ -367,6 +446,7 @@ async fn listen(cli: &Cli, keypair: &Keypair, addr: Multiaddr, mdns: Option<mdns
         None => drop(tokio::signal::ctrl_c().await),
     }
     commands.abort();
+    reach.shutdown().await;
     host.shutdown().await;
     Ok(())
 }
@@ -403,18 +483,46 @@ async fn read_commands(host: Host, pubsub: PubSub, kad: Option<strata::kad::Kad>
     }
 }
 
-async fn dial(
-    cli: &Cli,
-    keypair: &Keypair,
+/// What `dial` is asked to do.
+struct DialPlan<'a> {
     addr: Multiaddr,
+    listen: Option<Multiaddr>,
     pings: u32,
-    publish: &[String],
+    publish: &'a [String],
     expect: u32,
-) -> Result<(), String> {
-    let Node { host, ping, identify, pubsub, mut messages, .. } = node(keypair, None, cli).await?;
+}
+
+async fn dial(cli: &Cli, keypair: &Keypair, plan: DialPlan<'_>) -> Result<(), String> {
+    let DialPlan { addr, listen, pings, publish, expect } = plan;
+    let Node { host, ping, identify, pubsub, kad, mut messages, relay_client, dcutr } =
+        node(keypair, listen, cli).await?;
+    if !host.listen_addrs().is_empty() {
+        announce(&host);
+    }
+    let punched = dcutr.as_ref().map(strata::dcutr::Dcutr::events);
     let (mut records, mut subscriptions) = (identify.events(), pubsub.events());
-    let peer = host.dial(addr).await.map_err(|e| format!("dial failed: {e}"))?;
-    emit("connected", json!({ "peer_id": peer.to_string() }));
+    let _reach = reach::start(cli, &host, &relay_client, kad.as_ref(), dcutr.as_ref()).await?;
+    bootstrap(cli, &host, kad.as_ref()).await?;
+    let mut connections = host.events();
+    let peer = host.dial(addr.clone()).await.map_err(|e| format!("dial failed: {e}"))?;
+    // The address of the connection the dial made (a `/dnsaddr` dialed
+    // stands for another); the dialed one if the event was missed.
+    let mut remote_addr = addr;
+    while let Ok(event) = connections.try_recv() {
+        if let strata::Event::ConnectionEstablished { peer: to, remote_addr: at, .. } = event
+            && to == peer
+        {
+            remote_addr = at;
+        }
+    }
+    reach::connected(peer, &remote_addr);
+    // Through a relay: ping over the direct connection once hole punching
+    // made one (within 10 s), else over the relayed one.
+    if let Some(events) = punched.filter(|_| strata::host::is_relayed(&remote_addr))
+        && let Some(direct) = punch::settled(events, peer, Duration::from_secs(10)).await
+    {
+        reach::connected(peer, &direct);
+    }
     for _ in 0..pings {
         let rtt = ping.ping(peer).await.map_err(|e| format!("ping failed: {e}"))?;
         ping_event(peer, rtt);
@@ -473,6 +581,22 @@ async fn dial(
     Ok(())
 }
 
+/// The node's identity: from `--key FILE`, from `--seed`, or fresh, of
+/// `--key-type`'s type.
+fn identity(cli: &Cli) -> Result<Keypair, String> {
+    if let Some(path) = &cli.key {
+        return Keypair::load_or_generate(path, cli.key_type).map_err(|error| error.to_string());
+    }
+    match (cli.seed, cli.key_type) {
+        (None, key_type) => Keypair::generate(key_type).map_err(|error| format!("--key-type {key_type}: {error}")),
+        (Some(n), KeyType::Ed25519) => Ok(Keypair::ed25519_from_secret([n; 32])),
+        (Some(n), KeyType::Secp256k1) => {
+            Keypair::secp256k1_from_secret(&[n; 32]).map_err(|error| format!("--seed {n}: {error}"))
+        }
+        (Some(_), key_type) => Err(format!("--seed makes ed25519 and secp256k1 keys, not {key_type}")),
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -480,15 +604,28 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     let cli = Cli::parse();
-    let keypair = cli.seed.map_or_else(Keypair::generate_ed25519, |n| Keypair::ed25519_from_secret([n; 32]));
+    let keypair = match identity(&cli) {
+        Ok(keypair) => keypair,
+        Err(reason) => {
+            emit("error", json!({ "reason": reason }));
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let started = Instant::now();
     let limited = |default: u64| Duration::from_secs(cli.timeout.unwrap_or(default));
     let outcome = match &cli.mode {
         Mode::Listen { listen: addr, mdns, mdns_group, mdns_interface } => {
             listen(&cli, &keypair, addr.clone(), mdns_config(*mdns, *mdns_group, *mdns_interface)).await
         }
-        Mode::Dial { addr, ping, publish, expect_messages } => {
-            within(limited(20), started, dial(&cli, &keypair, addr.clone(), *ping, publish, *expect_messages)).await
+        Mode::Dial { addr, listen, ping, publish, expect_messages } => {
+            let plan = DialPlan {
+                addr: addr.clone(),
+                listen: listen.clone(),
+                pings: *ping,
+                publish,
+                expect: *expect_messages,
+            };
+            within(limited(20), started, dial(&cli, &keypair, plan)).await
         }
         Mode::PerfServer { listen: addr } => perf::server(&cli, &keypair, addr.clone()).await,
         Mode::PerfClient { addr, bytes, upload_bytes, streams } => {

@@ -27,7 +27,7 @@ fn millis(time: Duration) -> f64 {
 
 /// `perf-server`: serves `/perf/1.0.0`, printing each stream served.
 pub(crate) async fn server(cli: &Cli, keypair: &Keypair, addr: Multiaddr) -> Result<(), String> {
-    let host = strata::builder_with(keypair, cli.muxer.choice())
+    let host = crate::host_builder(cli, keypair)
         .config(benchmark_config())
         .listen(addr)
         .build()
@@ -56,7 +56,7 @@ pub(crate) async fn server(cli: &Cli, keypair: &Keypair, addr: Multiaddr) -> Res
 
 /// `perf-client`: one connection, `streams` streams sharing the bytes.
 pub(crate) async fn client(cli: &Cli, keypair: &Keypair, addr: Multiaddr, params: perf::Params) -> Result<(), String> {
-    let host = strata::builder_with(keypair, cli.muxer.choice()).build().await.map_err(|e| e.to_string())?;
+    let host = crate::host_builder(cli, keypair).build().await.map_err(|e| e.to_string())?;
     let connecting = Instant::now();
     let peer = host.dial(addr).await.map_err(|e| format!("dial failed: {e}"))?;
     let connect = connecting.elapsed();
@@ -98,15 +98,12 @@ pub(crate) async fn conns(cli: &Cli, addr: Multiaddr, n: usize, concurrency: usi
     use futures::StreamExt as _;
 
     let started = Instant::now();
-    let muxers = cli.muxer.choice();
     let dials = futures::stream::iter(0..n)
         .map(|_| {
             let addr = addr.clone();
             async move {
-                let host = strata::builder_with(&Keypair::generate_ed25519(), muxers)
-                    .build()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let host =
+                    crate::host_builder(cli, &Keypair::generate_ed25519()).build().await.map_err(|e| e.to_string())?;
                 let start = Instant::now();
                 let peer = host.dial(addr).await.map_err(|e| e.to_string())?;
                 Ok::<_, String>((host, peer, start.elapsed()))

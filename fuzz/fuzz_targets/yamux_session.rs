@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
+use strata_core::muxer::Session as _;
 use strata_yamux::{Decoder, Role, Session, SessionConfig};
 
 fuzz_target!(|data: &[u8]| {
@@ -51,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
                 let _ = session.open(now);
             }
             7 => {
-                let _ = session.accept(id);
+                session.accept(id);
             }
             8 => {
                 let mut buf = vec![0u8; usize::from(op) * 97];
@@ -61,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
                 let _ = session.write(id, &vec![op; usize::from(op) * 131]);
             }
             10 => {
-                let _ = session.close(id);
+                let _ = session.close_stream(id);
             }
             11 => session.reset(id),
             12 => session.drop_stream(id),

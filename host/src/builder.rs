@@ -1,9 +1,9 @@
-//! `Builder`: a host from an identity, connection sources, a [`Config`]
-//! and addresses to listen on.
+//! `Builder`: a host from an identity, connection sources, an optional
+//! address resolver, a [`Config`] and addresses to listen on.
 
 use std::sync::{Arc, Mutex, atomic::AtomicU64};
 
-use strata_core::{ConnectionSource, Keypair, Multiaddr, SecurityUpgrade, StreamMuxer, Transport};
+use strata_core::{AddressResolver, ConnectionSource, Keypair, Multiaddr, SecurityUpgrade, StreamMuxer, Transport};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -12,16 +12,23 @@ use crate::{
     admission::{Gate, Limits},
     host::{DropGuard, Inner, State},
     peer_store::PeerStore,
-    source::Source,
+    source::{Erased, Source},
 };
 
-/// A source that is made once the host's [`Config`] is known.
-type SourceMaker = Box<dyn FnOnce(&Config) -> Box<dyn Source> + Send>;
+/// A source that is made once the host's identity and [`Config`] are known.
+type SourceMaker = Box<dyn FnOnce(&Keypair, &Config) -> Box<dyn Source> + Send>;
 
 /// Builds a [`Host`] from one or more connection sources.
+///
+/// The identity is given once, here; every security upgrade and every
+/// source that authenticates by itself is made from it when the host is
+/// built (they are given as functions of it: `strata_noise::Config::new`,
+/// `|identity| QuicTransport::new(identity, config)`), so none can hold
+/// another.
 pub struct Builder {
     keypair: Keypair,
     sources: Vec<SourceMaker>,
+    resolver: Option<Arc<dyn AddressResolver>>,
     config: Config,
     listen: Vec<Multiaddr>,
 }
@@ -30,16 +37,24 @@ impl Builder {
     /// A builder for a host with this identity and no connection source
     /// yet (add at least one with [`Builder::source`]).
     pub fn new(keypair: &Keypair) -> Self {
-        Self { keypair: keypair.clone(), sources: Vec::new(), config: Config::default(), listen: Vec::new() }
+        Self {
+            keypair: keypair.clone(),
+            sources: Vec::new(),
+            resolver: None,
+            config: Config::default(),
+            listen: Vec::new(),
+        }
     }
 
-    /// Adds a connection source: an [`Upgrader`] (a transport with
-    /// security and muxers), or a transport that upgrades by itself
-    /// (QUIC). A dial or listen uses the first source that serves the
-    /// address.
+    /// Adds the connection source `make` returns from the host's identity:
+    /// a transport that upgrades by itself (QUIC:
+    /// `|identity| QuicTransport::new(identity, config)`); one that needs
+    /// no identity ignores it. A dial or listen uses the first source that
+    /// serves the address.
     #[must_use]
-    pub fn source(mut self, source: impl ConnectionSource) -> Self {
-        self.sources.push(Box::new(move |_| Box::new(source) as Box<dyn Source>));
+    pub fn source<S: ConnectionSource>(mut self, make: impl FnOnce(&Keypair) -> S + Send + 'static) -> Self {
+        self.sources
+            .push(Box::new(move |identity: &Keypair, _: &Config| Box::new(Erased(make(identity))) as Box<dyn Source>));
         self
     }
 
@@ -48,10 +63,21 @@ impl Builder {
     /// (`upgrade_timeout`, `first_step_timeout`).
     #[must_use]
     pub fn upgrader<T: Transport>(mut self, upgrader: Upgrader<T>) -> Self {
-        self.sources.push(Box::new(move |config: &Config| {
-            let upgrader = upgrader.timeout(config.upgrade_timeout).first_step_timeout(config.first_step_timeout);
-            Box::new(upgrader) as Box<dyn Source>
+        self.sources.push(Box::new(move |identity: &Keypair, config: &Config| {
+            let source = upgrader.build(identity, config.upgrade_timeout, config.first_step_timeout);
+            Box::new(source) as Box<dyn Source>
         }));
+        self
+    }
+
+    /// Resolves every dialed address with `resolver` first (a DNS
+    /// resolver turns `/dnsaddr/…` and `/dns4/…` into `/ip4/…`), replacing
+    /// any resolver set before. [`Host::dial`] then dials what it returns,
+    /// in order, until one connects. Default: none, and an address is
+    /// dialed as it is (the TCP transport resolves `/dns*` names itself).
+    #[must_use]
+    pub fn resolver(mut self, resolver: impl AddressResolver) -> Self {
+        self.resolver = Some(Arc::new(resolver));
         self
     }
 
@@ -72,7 +98,7 @@ impl Builder {
     /// Starts the host (on the current tokio runtime) and its listeners.
     pub async fn build(self) -> Result<Host> {
         let config = self.config;
-        let sources = self.sources.into_iter().map(|make| make(&config)).collect();
+        let sources = self.sources.into_iter().map(|make| make(&self.keypair, &config)).collect();
         let peer_store =
             PeerStore::new(config.max_peers, config.max_addrs_per_peer, config.max_peer_store_bytes, config.peer_ttl);
         let inner = Arc::new(Inner {
@@ -81,6 +107,7 @@ impl Builder {
             keypair: self.keypair,
             peer_store: Mutex::new(peer_store),
             sources,
+            resolver: self.resolver,
             events: broadcast::channel(config.event_capacity).0,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
@@ -107,10 +134,16 @@ impl Builder {
 
 impl Host {
     /// A builder for a host with this identity over one transport, one
-    /// security upgrade and one muxer (an [`Upgrader`] with the config's
-    /// upgrade timeout). The `strata` crate's `builder` picks the defaults.
-    /// For several muxers or sources, use [`Builder::new`].
-    pub fn builder<T, Sec, Mux>(keypair: &Keypair, transport: T, security: Sec, muxer: Mux) -> Builder
+    /// security upgrade (made from the identity: `strata_noise::Config::new`)
+    /// and one muxer (an [`Upgrader`] with the config's upgrade timeout).
+    /// The `strata` crate's `builder` picks the defaults. For several
+    /// muxers or sources, use [`Builder::new`].
+    pub fn builder<T, Sec, Mux>(
+        keypair: &Keypair,
+        transport: T,
+        security: impl FnOnce(&Keypair) -> Sec + Send + 'static,
+        muxer: Mux,
+    ) -> Builder
     where
         T: Transport,
         Sec: SecurityUpgrade,

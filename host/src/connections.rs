@@ -62,10 +62,24 @@ impl Table {
         peers
     }
 
-    /// The oldest connection to `peer`.
-    pub(crate) fn oldest_of(&self, peer: PeerId) -> Option<(ConnectionId, Multiaddr, Arc<dyn Muxed>)> {
-        let (id, entry) = self.entries.iter().find(|(_, entry)| entry.peer == peer)?;
+    /// The connection to open `peer`'s streams on: the oldest direct one,
+    /// else the oldest relayed one (a relayed connection is limited; once
+    /// a hole punch added a direct one, "all new streams should be opened
+    /// in the direct connection", `libp2p-relay-DCUtR.md`).
+    pub(crate) fn best_of(&self, peer: PeerId) -> Option<(ConnectionId, Multiaddr, Arc<dyn Muxed>)> {
+        let mut of_peer = self.entries.iter().filter(|(_, entry)| entry.peer == peer);
+        let oldest = of_peer.next()?;
+        let (id, entry) = if crate::is_relayed(&oldest.1.remote_addr) {
+            of_peer.find(|(_, entry)| !crate::is_relayed(&entry.remote_addr)).unwrap_or(oldest)
+        } else {
+            oldest
+        };
         Some((*id, entry.remote_addr.clone(), Arc::clone(&entry.muxed)))
+    }
+
+    /// The connection `id`, with its peer.
+    pub(crate) fn get(&self, id: ConnectionId) -> Option<(PeerId, Arc<dyn Muxed>)> {
+        self.entries.get(&id).map(|entry| (entry.peer, Arc::clone(&entry.muxed)))
     }
 
     /// Every connection to `peer`.

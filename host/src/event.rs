@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use strata_core::{Endpoint, Multiaddr, PeerId};
 
-use crate::Error;
+use crate::{DialError, Error};
 
 /// A host's name for one connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,6 +44,35 @@ pub enum Event {
         /// The address, dialable by peers.
         addr: Multiaddr,
     },
+    /// The host no longer listens on an address (its listener was
+    /// stopped, [`crate::Host::stop_listening`]).
+    ListenAddrExpired {
+        /// The address.
+        addr: Multiaddr,
+    },
+    /// A peer told us the address it sees us at (identify's
+    /// `observedAddr`, reported with [`crate::Host::report_observed_addr`]):
+    /// a candidate external address, not a confirmed one. `AutoNAT` tests
+    /// such candidates; hole punching offers them.
+    AddrObserved {
+        /// The peer that observed it.
+        peer: PeerId,
+        /// The address, as the peer saw it (not translated to our listen
+        /// ports).
+        addr: Multiaddr,
+    },
+    /// An address was confirmed as reachable from outside
+    /// ([`crate::Host::add_external_addr`]): identify now tells it to peers.
+    ExternalAddrConfirmed {
+        /// The address.
+        addr: Multiaddr,
+    },
+    /// An external address is no longer confirmed
+    /// ([`crate::Host::remove_external_addr`]).
+    ExternalAddrExpired {
+        /// The address.
+        addr: Multiaddr,
+    },
     /// The set of protocols the host serves changed (a handler was added
     /// or removed): identify pushes it to connected peers.
     ProtocolsChanged,
@@ -57,8 +86,8 @@ pub enum Event {
     DialFailed {
         /// The address dialed.
         addr: Multiaddr,
-        /// Why.
-        error: Arc<Error>,
+        /// Why (the same kinds over every transport).
+        error: Arc<DialError>,
     },
     /// An inbound connection failed before it was established.
     InboundFailed {

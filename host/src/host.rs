@@ -5,6 +5,7 @@
 //!                              ▼          │
 //!                       DropGuard ──▶ Inner ◀┘
 //!                                       ├─ sources: connection sources, picked by address
+//!                                       ├─ resolver (optional): names in dialed addresses → addresses
 //!                                       ├─ state (one std mutex): connection table + lifecycle queues,
 //!                                       │    handlers by protocol id, listen addresses
 //!                                       ├─ order (async mutex): one connection change delivered at a time
@@ -36,13 +37,13 @@ use std::{
     time::Instant,
 };
 
-use strata_core::{Endpoint, Keypair, Multiaddr, PeerId, PublicKey, multistream};
+use strata_core::{AddressResolver, Endpoint, Keypair, Multiaddr, PeerId, PublicKey, multistream};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument as _;
 
 use crate::{
-    Config, ConnectionId, Error, Event, Lifecycle, Protocol, Result, Stream, WeakHost,
+    Config, ConnectionId, Error, Event, Lifecycle, Result, Stream, WeakHost,
     admission::Gate,
     connection,
     connections::{Entry, Table},
@@ -79,6 +80,10 @@ pub(crate) struct State {
     pub(crate) handlers: HashMap<String, Handler>,
     /// The addresses the listeners are bound to.
     pub(crate) listen_addrs: Vec<Multiaddr>,
+    /// The running listeners: their addresses and what stops each.
+    pub(crate) listeners: Vec<listener::Running>,
+    /// The addresses others confirmed this host is reachable at.
+    pub(crate) external_addrs: Vec<Multiaddr>,
 }
 
 pub(crate) struct Inner {
@@ -89,6 +94,9 @@ pub(crate) struct Inner {
     /// Connection sources in the order given; a dial or listen uses the
     /// first that serves the address.
     pub(crate) sources: Vec<Box<dyn Source>>,
+    /// Expands a dialed address (`/dnsaddr/…`, `/dns4/…`) into the
+    /// addresses to dial; without one, an address is dialed as it is.
+    pub(crate) resolver: Option<Arc<dyn AddressResolver>>,
     pub(crate) config: Config,
     pub(crate) state: Mutex<State>,
     /// Serialises connection changes with their lifecycle delivery.
@@ -230,7 +238,7 @@ impl Host {
 
     /// This host's public key.
     pub fn public_key(&self) -> PublicKey {
-        self.inner.public_key
+        self.inner.public_key.clone()
     }
 
     /// Signs `message` with this host's identity key (for protocols that
@@ -250,49 +258,33 @@ impl Host {
         let source = source.ok_or_else(|| Error::UnsupportedAddress(addr.clone()))?;
         let listener = source.listen(addr).await?;
         let addrs = listener.local_addrs();
-        self.inner.lock().listen_addrs.extend(addrs.iter().cloned());
+        let stop = self.inner.shutdown.child_token();
+        {
+            let mut state = self.inner.lock();
+            state.listen_addrs.extend(addrs.iter().cloned());
+            state.listeners.push(listener::Running { addrs: addrs.clone(), stop: stop.clone() });
+        }
         for addr in &addrs {
             tracing::info!(%addr, "listening");
             self.inner.emit(Event::ListenAddr { addr: addr.clone() });
         }
-        listener::spawn(Arc::clone(&self.inner), listener);
+        listener::spawn(Arc::clone(&self.inner), listener, stop);
         Ok(addrs)
+    }
+
+    /// Stops the listener that listens on `addr` (one of the addresses
+    /// [`Host::listen`] returned): its addresses leave
+    /// [`Host::listen_addrs`] at once, each reported as
+    /// [`Event::ListenAddrExpired`] (identify pushes the change), and the
+    /// listener is dropped (a relay listener gives up its reservation).
+    /// Connections it accepted stay. Returns whether such a listener ran.
+    pub fn stop_listening(&self, addr: &Multiaddr) -> bool {
+        listener::remove(&self.inner, |running| running.addrs.contains(addr))
     }
 
     /// The addresses this host listens on.
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
         self.inner.lock().listen_addrs.clone()
-    }
-
-    /// Connects to `addr`. A trailing `/p2p/<id>` is checked: a remote that
-    /// proves another identity fails the dial. If that peer is connected
-    /// already, its connection is reused. Returns the remote's peer id.
-    pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId> {
-        let expected = addr.peer_id();
-        if let Some(peer) = expected.filter(|peer| self.is_connected(*peer)) {
-            return Ok(peer);
-        }
-        let target = addr.without_peer_id();
-        let source = self.inner.source_for_dial(&target).ok_or_else(|| Error::UnsupportedAddress(addr.clone()))?;
-        let _slot = self.inner.pending_dials.acquire().await.map_err(|_| Error::ShutDown)?;
-        let dial = source.dial(target.clone(), expected);
-        let outcome = tokio::select! {
-            () = self.inner.shutdown.cancelled() => Err(Error::ShutDown),
-            outcome = dial => outcome,
-        };
-        let upgraded = match outcome {
-            Ok(upgraded) => upgraded,
-            Err(error) => {
-                tracing::debug!(%addr, %error, "dial failed");
-                let error = Arc::new(error);
-                self.inner.emit(Event::DialFailed { addr, error: Arc::clone(&error) });
-                return Err(Error::Dial(error));
-            }
-        };
-        let peer = upgraded.peer;
-        self.inner.peers().add_addr(peer, target.clone(), Instant::now());
-        self.inner.add_connection(upgraded, Endpoint::Dialer, target).await?;
-        Ok(peer)
     }
 
     /// Runs `task` as part of the host: [`Host::shutdown`] cancels it and
@@ -332,10 +324,11 @@ impl Host {
         self.inner.lock().table.peers()
     }
 
-    /// Opens a stream to `peer` on its oldest connection and negotiates one
+    /// Opens a stream to `peer` on its oldest direct connection (its oldest
+    /// relayed one when it has no direct one) and negotiates one
     /// of `protocols` (in order of preference).
     pub async fn open_stream(&self, peer: PeerId, protocols: &[&str]) -> Result<Stream> {
-        let connection = self.inner.lock().table.oldest_of(peer);
+        let connection = self.inner.lock().table.best_of(peer);
         let (id, remote_addr, muxed) = connection.ok_or(Error::NotConnected(peer))?;
         let mut io = muxed.open().await?;
         let timeout = self.inner.config.negotiation_timeout;
@@ -360,15 +353,6 @@ impl Host {
         Fut: Future<Output = io::Result<()>> + Send + 'static,
     {
         self.set_handler(protocol, protocol::handler_from_fn(handler))
-    }
-
-    /// Serves a [`Protocol`] on inbound streams, under each of its ids.
-    pub fn register<P: Protocol>(&self, protocol: Arc<P>) -> Result<()> {
-        let handler = protocol::handler_of(protocol);
-        for id in P::IDS {
-            self.set_handler(id, Arc::clone(&handler))?;
-        }
-        Ok(())
     }
 
     pub(crate) fn set_handler(&self, protocol: &str, handler: Handler) -> Result<()> {
@@ -418,6 +402,20 @@ impl Host {
         Lifecycle { receiver }
     }
 
+    /// Closes the connection `id` (resetting its streams), keeping the
+    /// peer's others: a hole punch closes the relayed connection once a
+    /// direct one is up. Whether the connection was there to close; its
+    /// end is reported as any other ([`Event::ConnectionClosed`]).
+    pub async fn close_connection(&self, id: ConnectionId) -> bool {
+        let Some((peer, connection)) = self.inner.lock().table.get(id) else {
+            return false;
+        };
+        if let Err(error) = connection.close().await {
+            tracing::debug!(%peer, ?id, %error, "closing a connection failed");
+        }
+        true
+    }
+
     /// Closes every connection to `peer`.
     pub async fn disconnect(&self, peer: PeerId) {
         let connections = self.inner.lock().table.all_of(peer);
@@ -446,4 +444,8 @@ impl std::fmt::Debug for Host {
     }
 }
 
+mod addresses;
+mod dial;
 mod peers;
+
+pub use addresses::MAX_EXTERNAL_ADDRS;

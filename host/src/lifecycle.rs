@@ -25,7 +25,7 @@
 //!   Handle each event promptly (no waiting on the host inside the loop:
 //!   spawn such work). A dropped `Lifecycle` is forgotten.
 
-use strata_core::{Endpoint, Multiaddr, PeerId};
+use strata_core::{Endpoint, Multiaddr, PeerId, multiaddr::Component};
 use tokio::sync::mpsc;
 
 use crate::ConnectionId;
@@ -69,6 +69,23 @@ impl ConnectionEvent {
             Self::Established { peer, .. } | Self::Closed { peer, .. } => *peer,
         }
     }
+
+    /// Whether the connection is limited: relayed through a circuit relay
+    /// (see [`is_relayed`]), which caps its duration and the bytes it may
+    /// carry. Protocols should avoid bulk transfer over it.
+    pub fn is_limited(&self) -> bool {
+        match self {
+            Self::Established { remote_addr, .. } | Self::Closed { remote_addr, .. } => is_relayed(remote_addr),
+        }
+    }
+}
+
+/// Whether `addr` goes through a circuit relay (it has a `/p2p-circuit`
+/// component, `libp2p-relay-circuit-v2.md`): the remote address of a
+/// relayed connection, on both sides, is such an address, so this is how
+/// the host tells limited connections apart.
+pub fn is_relayed(addr: &Multiaddr) -> bool {
+    addr.iter().any(|component| matches!(component, Component::P2pCircuit))
 }
 
 /// A protocol's subscription to the lifecycle ([`crate::Host::lifecycle`]).

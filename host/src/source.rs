@@ -10,7 +10,7 @@
 use std::{any::Any, sync::Arc};
 
 use futures::future::BoxFuture;
-use strata_core::{ByteStream, ConnectionListener, ConnectionSource, Multiaddr, MuxedConnection, PeerId};
+use strata_core::{ByteStream, ConnectionListener, ConnectionSource, Endpoint, Multiaddr, MuxedConnection, PeerId};
 
 use crate::{Error, Result};
 
@@ -106,39 +106,64 @@ pub(crate) trait SourceListener: Send {
     fn accept(&mut self) -> BoxFuture<'_, Result<PendingInbound>>;
 }
 
-/// A [`ConnectionSource`], type-erased.
+/// A [`ConnectionSource`], type-erased: [`Erased`] for any source, or the
+/// host's own [`crate::Upgrader`], which also dials in a chosen role.
 pub(crate) trait Source: Send + Sync + 'static {
     fn can_dial(&self, addr: &Multiaddr) -> bool;
     fn can_listen(&self, addr: &Multiaddr) -> bool;
     fn dial(&self, addr: Multiaddr, expected: Option<PeerId>) -> BoxFuture<'_, Result<Upgraded>>;
+    /// A hole punch's dial: a new connection from the listen port, whose
+    /// upgrade runs as `role` (see [`crate::Host::dial_as`]).
+    fn dial_as(&self, addr: Multiaddr, expected: Option<PeerId>, role: Endpoint) -> BoxFuture<'_, Result<Upgraded>>;
     fn listen(&self, addr: Multiaddr) -> BoxFuture<'_, Result<Box<dyn SourceListener>>>;
+    /// [`ConnectionSource::hole_punch`].
+    fn hole_punch(&self, addr: Multiaddr) -> BoxFuture<'_, Result<()>>;
 }
 
-impl<S: ConnectionSource> Source for S {
+/// Any [`ConnectionSource`] as a [`Source`]. It dials in one role only, the
+/// dialer's: a source that upgrades by itself (QUIC) has no negotiation to
+/// turn around, and its listener side of a hole punch is
+/// [`ConnectionSource::hole_punch`].
+pub(crate) struct Erased<S>(pub(crate) S);
+
+impl<S: ConnectionSource> Source for Erased<S> {
     fn can_dial(&self, addr: &Multiaddr) -> bool {
-        ConnectionSource::can_dial(self, addr)
+        self.0.can_dial(addr)
     }
 
     fn can_listen(&self, addr: &Multiaddr) -> bool {
-        ConnectionSource::can_listen(self, addr)
+        self.0.can_listen(addr)
     }
 
     fn dial(&self, addr: Multiaddr, expected: Option<PeerId>) -> BoxFuture<'_, Result<Upgraded>> {
-        Box::pin(async move {
-            let (peer, connection) = ConnectionSource::dial(self, &addr, expected).await.map_err(Error::source)?;
-            Ok(Upgraded { peer, connection: into_muxed(connection) })
-        })
+        Box::pin(async move { self.0.dial(&addr, expected).await.map(upgraded).map_err(Error::source) })
+    }
+
+    fn dial_as(&self, addr: Multiaddr, expected: Option<PeerId>, role: Endpoint) -> BoxFuture<'_, Result<Upgraded>> {
+        match role {
+            Endpoint::Dialer => self.dial(addr, expected),
+            Endpoint::Listener => Box::pin(std::future::ready(Err(Error::UnsupportedAddress(addr)))),
+        }
     }
 
     fn listen(&self, addr: Multiaddr) -> BoxFuture<'_, Result<Box<dyn SourceListener>>> {
         Box::pin(async move {
-            let listener = ConnectionSource::listen(self, &addr).await.map_err(Error::source)?;
+            let listener = self.0.listen(&addr).await.map_err(Error::source)?;
             Ok(Box::new(ErasedListener(listener)) as Box<dyn SourceListener>)
         })
     }
+
+    fn hole_punch(&self, addr: Multiaddr) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { self.0.hole_punch(&addr).await.map_err(Error::source) })
+    }
 }
 
-struct ErasedListener<L>(L);
+/// What a source's dial gives, as the host keeps it.
+pub(crate) fn upgraded<C: MuxedConnection>((peer, connection): (PeerId, C)) -> Upgraded {
+    Upgraded { peer, connection: into_muxed(connection) }
+}
+
+pub(crate) struct ErasedListener<L>(pub(crate) L);
 
 impl<L: ConnectionListener> SourceListener for ErasedListener<L> {
     fn local_addrs(&self) -> Vec<Multiaddr> {

@@ -54,6 +54,12 @@ impl Stream {
     pub fn remote_addr(&self) -> &Multiaddr {
         &self.remote_addr
     }
+
+    /// Whether the stream runs on a limited (relayed) connection: see
+    /// [`crate::ConnectionEvent::is_limited`].
+    pub fn is_limited(&self) -> bool {
+        crate::lifecycle::is_relayed(&self.remote_addr)
+    }
 }
 
 impl AsyncRead for Stream {

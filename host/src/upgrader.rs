@@ -12,21 +12,25 @@
 //! ```
 //!
 //! The whole upgrade is bounded by one timeout, and an inbound one's first
-//! step (agreeing on security) by a shorter one. Security outputs and muxer
-//! connections of different types are boxed, so one upgrader offers any
-//! mix of them.
+//! step (agreeing on security) by a shorter one, both from the host's
+//! [`crate::Config`]. Security outputs and muxer connections of different
+//! types are boxed, so one upgrader offers any mix of them.
+//!
+//! An [`Upgrader`] is a recipe: its security upgrades are made from the
+//! host's identity when the [`crate::Builder`] builds the host, so they
+//! cannot hold another one.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 use strata_core::{
-    ConnectionListener, ConnectionSource, Endpoint, Listener, Multiaddr, PeerId, SecurityUpgrade, StreamMuxer,
-    Transport, multistream,
+    ConnectionListener, ConnectionSource, Endpoint, Keypair, Listener, Multiaddr, PeerId, PeerIdMismatch,
+    SecurityUpgrade, StreamMuxer, Transport, multistream,
 };
 
 use crate::{
     Error, Result,
-    source::{BoxConnection, BoxStream, Muxed},
+    source::{self, BoxConnection, BoxStream, ErasedListener, Muxed, Source, SourceListener, Upgraded},
 };
 
 /// A security upgrade, type-erased.
@@ -133,8 +137,27 @@ impl Choices {
         Ok((agreed, io))
     }
 
-    /// Upgrades a stream we accepted.
-    async fn inbound(self, mut raw: BoxStream) -> Result<(PeerId, BoxConnection)> {
+    /// Upgrades a stream in `role`: a stream we dialed is upgraded as the
+    /// listener (the multistream listener, the Noise responder) in a hole
+    /// punch (`libp2p-relay-DCUtR.md`: "`A` is assumed to be the client and
+    /// `B` the server", though both dialed).
+    async fn upgrade(
+        self,
+        raw: BoxStream,
+        expected: Option<PeerId>,
+        role: Endpoint,
+    ) -> Result<(PeerId, BoxConnection)> {
+        match role {
+            Endpoint::Dialer => self.outbound(raw, expected).await,
+            Endpoint::Listener => self.inbound(raw, expected).await,
+        }
+    }
+
+    /// Upgrades a stream we accepted, or one we dialed as the listener;
+    /// with `expected`, a remote that proves another identity fails the
+    /// upgrade once the handshake names it (a responder learns who the
+    /// remote is last).
+    async fn inbound(self, mut raw: BoxStream, expected: Option<PeerId>) -> Result<(PeerId, BoxConnection)> {
         let names = self.security_names();
         // The first step has a deadline of its own: a silent or dribbling
         // socket gives its handshake slot back in seconds, not at the end
@@ -145,6 +168,9 @@ impl Choices {
             .map_err(|_| Error::Timeout("security negotiation", self.first_step))?
             .map_err(Error::negotiation)?;
         let (peer, mut secure) = Self::pick(&self.securities, &names, agreed)?.inbound(raw).await?;
+        if let Some(expected) = expected.filter(|expected| *expected != peer) {
+            return Err(Error::security(PeerIdMismatch { expected, actual: peer }));
+        }
         let names = self.muxer_names();
         let agreed = *multistream::listener_select(&mut secure, &names).await.map_err(Error::negotiation)?;
         let connection = Self::pick(&self.muxers, &names, agreed)?.upgrade(secure, Endpoint::Listener).await?;
@@ -158,75 +184,67 @@ impl Choices {
     }
 }
 
+/// A security upgrade to be made from the host's identity.
+type SecurityMaker = Box<dyn FnOnce(&Keypair) -> Arc<dyn Security> + Send>;
+
 /// A transport whose connections are upgraded with security and muxer
-/// negotiation: the [`ConnectionSource`] of TCP (and of any transport that
-/// gives raw byte streams).
+/// negotiation: how a host gets connections from TCP (and from any
+/// transport that gives raw byte streams). Give it to
+/// [`crate::Builder::upgrader`].
 ///
 /// ```
-/// # fn demo(keypair: &strata_core::Keypair) {
-/// let source = strata_host::Upgrader::new(strata_tcp::TcpTransport::default())
-///     .security(strata_noise::Config::new(keypair))
+/// let upgrader = strata_host::Upgrader::new(strata_tcp::TcpTransport::default())
+///     .security(strata_noise::Config::new) // made from the host's identity
 ///     .muxer(strata_mplex::Config::default());
-/// # let _ = source;
-/// # }
+/// # let _ = upgrader;
 /// ```
 pub struct Upgrader<T> {
-    transport: Arc<T>,
-    choices: Choices,
+    transport: T,
+    securities: Vec<SecurityMaker>,
+    muxers: Vec<Arc<dyn Muxer>>,
 }
 
 impl<T: Transport> Upgrader<T> {
     /// An upgrader of `transport` with no security or muxer yet (add at
-    /// least one of each), and a 10 s upgrade timeout.
+    /// least one of each).
     pub fn new(transport: T) -> Self {
-        let choices = Choices {
-            securities: Arc::new([]),
-            muxers: Arc::new([]),
-            timeout: Duration::from_secs(10),
-            first_step: Duration::from_secs(3),
-        };
-        Self { transport: Arc::new(transport), choices }
+        Self { transport, securities: Vec::new(), muxers: Vec::new() }
     }
 
-    /// Offers `security`, after those added before (a dialer proposes them
-    /// in this order).
+    /// Offers the security upgrade `make` returns from the host's identity
+    /// (`strata_noise::Config::new`, or a closure that sets more), after
+    /// those added before (a dialer proposes them in this order).
     #[must_use]
-    pub fn security(mut self, security: impl SecurityUpgrade) -> Self {
-        let mut list: Vec<Arc<dyn Security>> = self.choices.securities.to_vec();
-        list.push(Arc::new(security));
-        self.choices.securities = list.into();
+    pub fn security<S: SecurityUpgrade>(mut self, make: impl FnOnce(&Keypair) -> S + Send + 'static) -> Self {
+        self.securities.push(Box::new(move |identity| Arc::new(make(identity)) as Arc<dyn Security>));
         self
     }
 
     /// Offers `muxer`, after those added before.
     #[must_use]
     pub fn muxer(mut self, muxer: impl StreamMuxer) -> Self {
-        let mut list: Vec<Arc<dyn Muxer>> = self.choices.muxers.to_vec();
-        list.push(Arc::new(muxer));
-        self.choices.muxers = list.into();
+        self.muxers.push(Arc::new(muxer));
         self
     }
 
-    /// How long a connection may take from its first byte to multiplexed
-    /// and authenticated. Default: 10 s; past it the connection is dropped.
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.choices.timeout = timeout;
-        self
-    }
-
-    /// How long an inbound connection may take to agree on a security
-    /// protocol (its first few dozen bytes). Default: 3 s; past it the
-    /// connection is dropped, so silent and slow sockets free their
-    /// handshake slot early.
-    #[must_use]
-    pub fn first_step_timeout(mut self, timeout: Duration) -> Self {
-        self.choices.first_step = timeout;
-        self
+    /// The connection source, with the host's identity and its upgrade
+    /// timeouts (`timeout` for the whole upgrade, `first_step` for an
+    /// inbound connection to agree on a security protocol).
+    pub(crate) fn build(self, identity: &Keypair, timeout: Duration, first_step: Duration) -> UpgraderSource<T> {
+        let securities = self.securities.into_iter().map(|make| make(identity)).collect();
+        let choices = Choices { securities, muxers: self.muxers.into(), timeout, first_step };
+        UpgraderSource { transport: Arc::new(self.transport), choices }
     }
 }
 
-impl<T: Transport> ConnectionSource for Upgrader<T> {
+/// An [`Upgrader`] with its security upgrades made: a
+/// [`ConnectionSource`].
+pub(crate) struct UpgraderSource<T> {
+    transport: Arc<T>,
+    choices: Choices,
+}
+
+impl<T: Transport> ConnectionSource for UpgraderSource<T> {
     type Connection = BoxConnection;
     type Listener = UpgraderListener<T::Listener>;
     type Error = Error;
@@ -243,7 +261,24 @@ impl<T: Transport> ConnectionSource for Upgrader<T> {
         let choices = self.choices.clone();
         let upgrade = async move {
             let raw = self.transport.dial(addr).await.map_err(Error::transport)?;
-            choices.outbound(Box::new(raw), expected).await
+            match choices.clone().outbound(Box::new(raw), expected).await {
+                // Two nodes that dial each other's listen ports at the same
+                // moment (port reuse: both dial from their listen port) can
+                // meet in one TCP connection, a simultaneous open, where
+                // both act as dialers and the security handshake fails on
+                // both sides. Once more, from a port of its own: that dial
+                // cannot collide. Any other handshake failure costs one more
+                // attempt, and is what the dial reports when that fails too.
+                Err(Error::Security(error)) => {
+                    tracing::debug!(%addr, %error, "handshake failed; dialing again from a new port");
+                    let again = async {
+                        let raw = self.transport.dial_from_new_port(addr).await.map_err(Error::transport)?;
+                        choices.outbound(Box::new(raw), expected).await
+                    };
+                    again.await.map_err(|_| Error::Security(error))
+                }
+                outcome => outcome,
+            }
         };
         self.choices.bounded(upgrade).await
     }
@@ -254,8 +289,58 @@ impl<T: Transport> ConnectionSource for Upgrader<T> {
     }
 }
 
+impl<T: Transport> UpgraderSource<T> {
+    /// A hole punch's dial: from the listen port, upgraded as `role`.
+    async fn dial_as(
+        &self,
+        addr: &Multiaddr,
+        expected: Option<PeerId>,
+        role: Endpoint,
+    ) -> Result<(PeerId, BoxConnection)> {
+        let choices = self.choices.clone();
+        let upgrade = async move {
+            let raw = self.transport.dial_from_listen_port(addr).await.map_err(Error::transport)?;
+            tracing::debug!(%addr, ?role, "dialed for a hole punch; upgrading");
+            choices.upgrade(Box::new(raw), expected, role).await
+        };
+        self.choices.bounded(upgrade).await
+    }
+}
+
+/// The host's own source: a [`ConnectionSource`] that also dials in
+/// either role.
+impl<T: Transport> Source for UpgraderSource<T> {
+    fn can_dial(&self, addr: &Multiaddr) -> bool {
+        self.transport.can_dial(addr)
+    }
+
+    fn can_listen(&self, addr: &Multiaddr) -> bool {
+        self.transport.can_listen(addr)
+    }
+
+    fn dial(&self, addr: Multiaddr, expected: Option<PeerId>) -> BoxFuture<'_, Result<Upgraded>> {
+        Box::pin(async move { ConnectionSource::dial(self, &addr, expected).await.map(source::upgraded) })
+    }
+
+    fn dial_as(&self, addr: Multiaddr, expected: Option<PeerId>, role: Endpoint) -> BoxFuture<'_, Result<Upgraded>> {
+        Box::pin(async move { UpgraderSource::dial_as(self, &addr, expected, role).await.map(source::upgraded) })
+    }
+
+    fn listen(&self, addr: Multiaddr) -> BoxFuture<'_, Result<Box<dyn SourceListener>>> {
+        Box::pin(async move {
+            let listener = ConnectionSource::listen(self, &addr).await?;
+            Ok(Box::new(ErasedListener(listener)) as Box<dyn SourceListener>)
+        })
+    }
+
+    /// Nothing to do: a TCP hole punch is a dial from both sides.
+    fn hole_punch(&self, _addr: Multiaddr) -> BoxFuture<'_, Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
 /// A listener of an [`Upgrader`].
-pub struct UpgraderListener<L> {
+pub(crate) struct UpgraderListener<L> {
     listener: L,
     choices: Choices,
 }
@@ -273,7 +358,7 @@ impl<L: Listener> ConnectionListener for UpgraderListener<L> {
         let (raw, remote_addr) = self.listener.accept().await.map_err(Error::transport)?;
         let choices = self.choices.clone();
         let upgrade: Self::Upgrade = Box::pin(async move {
-            let inbound = choices.clone().inbound(Box::new(raw));
+            let inbound = choices.clone().inbound(Box::new(raw), None);
             choices.bounded(inbound).await
         });
         Ok((remote_addr, upgrade))

@@ -12,6 +12,8 @@
 
 use std::time::Duration;
 
+use strata_testkit::{eventually, within};
+
 use futures::StreamExt as _;
 use libp2p::swarm::SwarmEvent;
 use libp2p_floodsub::{Behaviour, Event, Topic};
@@ -26,12 +28,7 @@ mod strata_floodsub_interop {
 #[path = "support/rust_peer.rs"]
 mod rust_peer;
 
-const LIMIT: Duration = Duration::from_secs(30);
 const TOPIC: &str = "chat";
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
 
 enum Command {
     Publish(Vec<u8>),
@@ -120,12 +117,7 @@ async fn exchange(
         }
     })
     .await;
-    within(async {
-        while !pubsub.peers(TOPIC).contains(&ours(rust_peer)) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    eventually("strata sees the rust node subscribed", async || pubsub.peers(TOPIC).contains(&ours(rust_peer))).await;
 
     for round in 0..5 {
         pubsub.publish(TOPIC, format!("strata {round}")).unwrap();
@@ -191,12 +183,7 @@ async fn strict_sign_drops_rust_libp2p_messages() {
     let (host, pubsub, mut subscription) = strata_node(SignaturePolicy::StrictSign).await;
     let addr = Multiaddr::from_bytes(&addr.to_vec()).unwrap().with_p2p(ours(rust_peer)).unwrap();
     within(host.dial(addr)).await.unwrap();
-    within(async {
-        while !pubsub.peers(TOPIC).contains(&ours(rust_peer)) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    eventually("strata sees the rust node subscribed", async || pubsub.peers(TOPIC).contains(&ours(rust_peer))).await;
     commands.send(Command::Publish(b"unsigned".to_vec())).unwrap();
     let arrived = tokio::time::timeout(Duration::from_millis(500), subscription.next()).await;
     assert!(arrived.is_err(), "an unsigned message must not pass StrictSign");

@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use strata_testkit::{eventually, within};
+
 use futures::StreamExt as _;
 use libp2p::{
     gossipsub::{self, IdentTopic, MessageAuthenticity},
@@ -25,12 +27,7 @@ mod rust_peer;
 
 use rust_peer::{TheirMuxer, ours, theirs};
 
-const LIMIT: Duration = Duration::from_secs(30);
 const TOPIC: &str = "chat";
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
 
 enum Command {
     Publish(Vec<u8>),
@@ -158,12 +155,7 @@ async fn exchange(
     seen: &mut mpsc::UnboundedReceiver<Seen>,
 ) {
     rust_mesh_has(seen, theirs(host.peer_id())).await;
-    within(async {
-        while !pubsub.mesh_peers(TOPIC).contains(&ours(rust_peer)) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    eventually("strata grafts the rust node", async || pubsub.mesh_peers(TOPIC).contains(&ours(rust_peer))).await;
     for round in 0..3 {
         pubsub.publish(TOPIC, format!("strata {round}")).unwrap();
         assert_eq!(rust_message(seen).await, (Some(theirs(host.peer_id())), format!("strata {round}")));
@@ -204,12 +196,7 @@ async fn a_second_rust_node_gets_a_strata_message_through_the_mesh() {
     within(host.dial(first_address.to_string().parse().unwrap())).await.unwrap();
     second_commands.send(Command::Dial(first_address)).unwrap();
     rust_mesh_has(&mut first_seen, theirs(host.peer_id())).await;
-    within(async {
-        while !pubsub.mesh_peers(TOPIC).contains(&ours(first)) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    eventually("strata grafts the first rust node", async || pubsub.mesh_peers(TOPIC).contains(&ours(first))).await;
     let mut second_mesh = Vec::new();
     while second_mesh.is_empty() {
         if let Some(Seen::Mesh(mesh)) = within(second_seen.recv()).await {

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::time::Duration;
+use strata_testkit::within;
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::{Multiaddr as TheirMultiaddr, StreamProtocol};
@@ -15,12 +15,7 @@ use tokio::{
     sync::mpsc,
 };
 
-const LIMIT: Duration = Duration::from_secs(30);
 const ECHO: &str = "/echo/1.0.0";
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
 
 use rust_peer::ours;
 

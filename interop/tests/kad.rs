@@ -6,7 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::{collections::HashSet, time::Duration};
+use std::collections::HashSet;
+
+use strata_testkit::{eventually, within};
 
 use futures::StreamExt as _;
 use libp2p::{
@@ -26,12 +28,6 @@ mod rust_peer;
 
 use rust_peer::{ours, theirs};
 
-const LIMIT: Duration = Duration::from_secs(30);
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
-
 #[derive(NetworkBehaviour)]
 struct RustBehaviour {
     kad: kad::Behaviour<kad::store::MemoryStore>,
@@ -40,7 +36,8 @@ struct RustBehaviour {
 
 enum Command {
     AddAddress(libp2p::PeerId, libp2p::Multiaddr),
-    Bootstrap,
+    /// Bootstraps; answers (if asked) when the bootstrap has ended.
+    Bootstrap(Option<oneshot::Sender<()>>),
     PutRecord(Vec<u8>, Vec<u8>),
     GetRecord(Vec<u8>, oneshot::Sender<Option<Vec<u8>>>),
     StoredRecord(Vec<u8>, oneshot::Sender<Option<Vec<u8>>>),
@@ -116,6 +113,7 @@ struct Pending {
     records: Vec<(kad::QueryId, oneshot::Sender<Option<Vec<u8>>>)>,
     closest: Vec<(kad::QueryId, oneshot::Sender<Vec<libp2p::PeerId>>)>,
     providers: Vec<(kad::QueryId, oneshot::Sender<HashSet<libp2p::PeerId>>, HashSet<libp2p::PeerId>)>,
+    bootstraps: Vec<(kad::QueryId, oneshot::Sender<()>)>,
 }
 
 impl Pending {
@@ -124,9 +122,11 @@ impl Pending {
             Command::AddAddress(peer, addr) => {
                 kad.add_address(&peer, addr);
             }
-            Command::Bootstrap => {
-                let _ = kad.bootstrap();
-            }
+            Command::Bootstrap(reply) => match (kad.bootstrap(), reply) {
+                (Ok(id), Some(reply)) => self.bootstraps.push((id, reply)),
+                (Err(_), Some(reply)) => drop(reply.send(())), // no peer known: nothing to do
+                (_, None) => {}
+            },
             Command::PutRecord(key, value) => {
                 kad.put_record(kad::Record::new(key, value), kad::Quorum::One).unwrap();
             }
@@ -178,6 +178,12 @@ impl Pending {
                     let _ = reply.send(found);
                 }
             }
+            kad::QueryResult::Bootstrap(_) if last => {
+                if let Some(at) = self.bootstraps.iter().position(|(query, _)| *query == id) {
+                    let (_, reply) = self.bootstraps.remove(at);
+                    let _ = reply.send(());
+                }
+            }
             _ => {}
         }
     }
@@ -218,16 +224,10 @@ async fn strata_asks_rust_libp2p() {
     let stored = rust.ask(|reply| Command::StoredRecord(b"from strata".to_vec(), reply)).await;
     assert_eq!(stored.as_deref(), Some(&b"strata value"[..]), "PUT_VALUE stored by rust");
     assert_eq!(within(strata.kad.provide(b"content")).await.unwrap(), 1);
-    let providers = within(async {
-        loop {
-            let found = rust.ask(|reply| Command::LocalProviders(b"content".to_vec(), reply)).await;
-            if !found.is_empty() {
-                return found;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    // ADD_PROVIDER has no answer: rust stores it when it reads it.
+    let local_providers = async || rust.ask(|reply| Command::LocalProviders(b"content".to_vec(), reply)).await;
+    eventually("rust stores strata's provider record", async || !local_providers().await.is_empty()).await;
+    let providers = local_providers().await;
     assert_eq!(providers, [theirs(strata.host.peer_id())], "ADD_PROVIDER stored by rust");
     rust.commands.send(Command::StartProviding(b"rust content".to_vec())).unwrap();
     let found = within(strata.kad.providers(b"rust content")).await.unwrap();
@@ -252,10 +252,8 @@ async fn rust_libp2p_asks_strata() {
 
     rust.commands.send(Command::PutRecord(b"from rust".to_vec(), b"rust value".to_vec())).unwrap();
     rust.commands.send(Command::StartProviding(b"rust content".to_vec())).unwrap();
-    within(async {
-        while strata.kad.get_value(b"from rust").await.ok().as_deref() != Some(&b"rust value"[..]) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    eventually("strata gets the record rust put", async || {
+        strata.kad.get_value(b"from rust").await.ok().as_deref() == Some(&b"rust value"[..])
     })
     .await;
     let found = within(strata.kad.providers(b"rust content")).await.unwrap();
@@ -275,34 +273,27 @@ async fn a_mixed_network_resolves_records_put_by_either_side() {
     }
     for rust in &rusts {
         rust.commands.send(Command::AddAddress(theirs(hub), hub_addr.to_string().parse().unwrap())).unwrap();
-        rust.commands.send(Command::Bootstrap).unwrap();
+        rust.commands.send(Command::Bootstrap(None)).unwrap();
     }
     for node in &stratas[1..] {
         within(node.kad.bootstrap()).await.unwrap();
     }
     // Identify runs on every connection: tables fill on both sides.
-    within(async {
-        while stratas[0].kad.routing_table_len() < 4 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    eventually("the hub's table holds the four others", async || stratas[0].kad.routing_table_len() >= 4).await;
     for node in &stratas {
         within(node.kad.bootstrap()).await.unwrap();
     }
-    rusts[0].commands.send(Command::Bootstrap).unwrap();
-    rusts[1].commands.send(Command::Bootstrap).unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    for rust in &rusts {
+        rust.ask(|reply| Command::Bootstrap(Some(reply))).await;
+    }
 
     within(stratas[1].kad.put_value(b"put by strata", b"s".to_vec())).await.unwrap();
     let got = rusts[1].ask(|reply| Command::GetRecord(b"put by strata".to_vec(), reply)).await;
     assert_eq!(got.as_deref(), Some(&b"s"[..]), "a rust node gets strata's record");
 
     rusts[0].commands.send(Command::PutRecord(b"put by rust".to_vec(), b"r".to_vec())).unwrap();
-    within(async {
-        while stratas[2].kad.get_value(b"put by rust").await.ok().as_deref() != Some(&b"r"[..]) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    eventually("a strata node gets rust's record", async || {
+        stratas[2].kad.get_value(b"put by rust").await.ok().as_deref() == Some(&b"r"[..])
     })
     .await;
 }

@@ -13,6 +13,7 @@ use std::{process::Command, time::Duration};
 use futures::StreamExt as _;
 use libp2p::{mdns, swarm::SwarmEvent};
 use strata::mdns::{Config, Event, Interfaces, Mdns};
+use strata_testkit::eventually;
 use tokio::sync::mpsc;
 
 #[path = "support/rust_peer.rs"]
@@ -38,6 +39,12 @@ fn strata_and_rust_libp2p_discover_each_other_over_mdns() {
     assert!(log.contains("1 passed"), "the inner test ran:\n{log}");
 }
 
+/// Whether the link `name` is up, carrier and all (`state UP`).
+fn link_is_up(name: &str) -> bool {
+    let output = Command::new("ip").args(["-o", "link", "show", "dev", name]).output().expect("ip (iproute2) runs");
+    String::from_utf8_lossy(&output.stdout).contains("state UP")
+}
+
 fn ip(args: &str) {
     let status = Command::new("ip").args(args.split(' ')).status().expect("ip (iproute2) runs");
     assert!(status.success(), "ip {args}");
@@ -53,7 +60,8 @@ async fn inside_a_namespace() {
     ip("addr add 10.99.0.2/24 dev veth1");
     ip("link set veth0 up");
     ip("link set veth1 up");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The kernel brings a veth pair's carrier up a moment later.
+    eventually("veth0 and veth1 are up", async || ["veth0", "veth1"].into_iter().all(link_is_up)).await;
 
     let keypair = strata::Keypair::generate_ed25519();
     let host = strata::builder(&keypair).listen("/ip4/10.99.0.1/tcp/0".parse().unwrap()).build().await.unwrap();
@@ -105,12 +113,6 @@ async fn inside_a_namespace() {
     .expect("the rust node discovers strata");
     assert!(rust_saw.to_string().starts_with("/ip4/10.99.0.1/tcp/"), "{rust_saw}");
     // strata dials what it discovers: the rust node, at the address it announced.
-    tokio::time::timeout(LIMIT, async {
-        while !host.is_connected(ours(rust_peer)) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("strata dials the discovered rust node");
+    eventually("strata dials the discovered rust node", async || host.is_connected(ours(rust_peer))).await;
     println!("strata saw {strata_saw:?}; rust-libp2p saw {rust_saw}; connected");
 }

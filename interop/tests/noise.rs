@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::time::Duration;
+use strata_testkit::within;
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _};
 use libp2p::core::upgrade::{InboundConnectionUpgrade, OutboundConnectionUpgrade};
@@ -13,12 +13,7 @@ use strata_core::{Keypair, Listener, PeerId, SecurityUpgrade, Transport};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-const LIMIT: Duration = Duration::from_secs(30);
 const SIZE: usize = 1 << 20;
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
 
 /// A connected TCP pair on 127.0.0.1, through strata's TCP transport.
 async fn tcp_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
@@ -145,6 +140,8 @@ async fn strata_refuses_a_rust_libp2p_peer_it_did_not_dial() {
         )
     })
     .await;
-    assert!(matches!(dialed, Err(strata_noise::Error::PeerIdMismatch { expected: e, .. }) if e == expected));
+    assert!(
+        matches!(dialed, Err(strata_noise::Error::PeerIdMismatch(strata_core::PeerIdMismatch { expected: e, .. })) if e == expected)
+    );
     assert!(accepted.is_err(), "rust-libp2p sees the connection close before message 3");
 }

@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::time::Duration;
+use strata_testkit::within;
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::StreamProtocol;
@@ -17,12 +17,6 @@ use strata::{Keypair, Multiaddr, perf};
 mod rust_peer;
 
 use rust_peer::{RustPeer, ours};
-
-const LIMIT: Duration = Duration::from_secs(30);
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strata_measures_a_rust_libp2p_perf_server() {

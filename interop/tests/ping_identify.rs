@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use strata_testkit::{eventually, within};
+
 use futures::StreamExt as _;
 use libp2p::{
     identify, ping,
@@ -19,12 +21,6 @@ use tokio::sync::mpsc;
 
 #[path = "support/rust_peer.rs"]
 mod rust_peer;
-
-const LIMIT: Duration = Duration::from_secs(30);
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -78,11 +74,7 @@ fn rust_node(
     (peer, rx)
 }
 
-use rust_peer::{TheirMuxer, ours};
-
-fn convert(addr: &libp2p::Multiaddr) -> Multiaddr {
-    Multiaddr::from_bytes(&addr.to_vec()).unwrap()
-}
+use rust_peer::{TheirMuxer, ours, ours_addr, theirs_addr};
 
 /// A strata node with ping and identify, listening on loopback.
 async fn strata_node() -> (strata::Host, strata::ping::Ping, strata::identify::Identify) {
@@ -122,9 +114,9 @@ async fn rust_side_checks(
     for expected in ["/ipfs/ping/1.0.0", "/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0"] {
         assert!(protocols.contains(&expected.to_owned()), "{protocols:?}");
     }
-    let listen: Vec<Multiaddr> = info.listen_addrs.iter().map(convert).collect();
+    let listen: Vec<Multiaddr> = info.listen_addrs.iter().map(ours_addr).collect();
     assert_eq!(listen, strata.listen_addrs());
-    let seen_at = convert(&info.observed_addr);
+    let seen_at = ours_addr(&info.observed_addr);
     if let Some(observed) = observed {
         assert_eq!(&seen_at, observed);
     } else {
@@ -139,7 +131,7 @@ async fn rust_side_checks(
 fn strata_side_checks(info: &strata::identify::Info, rust_peer: libp2p::PeerId, rust_listen: Option<&Multiaddr>) {
     assert!(info.agent_version.as_deref().unwrap().starts_with("rust-libp2p/"), "{:?}", info.agent_version);
     assert_eq!(info.protocol_version.as_deref(), Some("ipfs/0.1.0"));
-    assert_eq!(info.public_key.unwrap().to_peer_id(), ours(rust_peer));
+    assert_eq!(info.public_key.clone().unwrap().to_peer_id(), ours(rust_peer));
     for expected in ["/ipfs/ping/1.0.0", "/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0"] {
         assert!(info.protocols.contains(&expected.to_owned()), "{:?}", info.protocols);
     }
@@ -166,16 +158,16 @@ async fn strata_dials_rust_libp2p_over(muxer: TheirMuxer) {
     let (rust_peer, mut seen) = rust_node(true, None, muxer);
     let Seen::Listening(rust_addr) = within(seen.recv()).await.unwrap() else { panic!("listening first") };
     let (host, ping, identify) = strata_node().await;
-    let peer = within(host.dial(convert(&rust_addr).with_p2p(ours(rust_peer)).unwrap())).await.unwrap();
+    let peer = within(host.dial(ours_addr(&rust_addr).with_p2p(ours(rust_peer)).unwrap())).await.unwrap();
 
     for _ in 0..3 {
         let rtt = within(ping.ping(peer)).await.unwrap();
         assert!(rtt > Duration::ZERO);
     }
     let info = strata_identify_of(&identify, peer, &host).await;
-    strata_side_checks(&info, rust_peer, Some(&convert(&rust_addr)));
+    strata_side_checks(&info, rust_peer, Some(&ours_addr(&rust_addr)));
     // strata sees the rust node at the address it dialed, and says so.
-    rust_side_checks(&mut seen, &host, Some(&convert(&rust_addr))).await;
+    rust_side_checks(&mut seen, &host, Some(&ours_addr(&rust_addr))).await;
     host.shutdown().await;
 }
 
@@ -192,14 +184,9 @@ async fn strata_dials_rust_libp2p_over_mplex() {
 async fn rust_libp2p_dials_strata_over(muxer: TheirMuxer) {
     let (host, ping, identify) = strata_node().await;
     let addr = host.listen_addrs()[0].clone().with_p2p(host.peer_id()).unwrap();
-    let (rust_peer, mut seen) = rust_node(false, Some(libp2p::Multiaddr::try_from(addr.to_vec()).unwrap()), muxer);
+    let (rust_peer, mut seen) = rust_node(false, Some(theirs_addr(&addr)), muxer);
     let peer = ours(rust_peer);
-    within(async {
-        while !host.is_connected(peer) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    eventually("the rust node's dial arrives", async || host.is_connected(peer)).await;
 
     for _ in 0..3 {
         let rtt = within(ping.ping(peer)).await.unwrap();

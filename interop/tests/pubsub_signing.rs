@@ -11,7 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::time::Duration;
+use strata_testkit::within;
 
 use futures::StreamExt as _;
 use libp2p::{gossipsub, swarm::SwarmEvent};
@@ -25,13 +25,8 @@ use tokio::{io::AsyncWriteExt, sync::mpsc};
 #[path = "support/rust_peer.rs"]
 mod rust_peer;
 
-const LIMIT: Duration = Duration::from_secs(30);
 const TOPIC: &str = "signed";
 const MESHSUB: &str = "/meshsub/1.1.0";
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
 
 enum Seen {
     Listening(libp2p::Multiaddr),
@@ -138,7 +133,7 @@ async fn signed_messages_cross_both_ways_with_rust_libp2p_gossipsub() {
     // strata → rust.
     let (raw, _) = message::publish(
         SignaturePolicy::StrictSign,
-        key.peer_id(),
+        &key.public(),
         |bytes| key.sign(bytes),
         1,
         TOPIC,
@@ -158,13 +153,13 @@ async fn signed_messages_cross_both_ways_with_rust_libp2p_gossipsub() {
     // A tampered strata message is dropped by rust-libp2p: the next good
     // one is the next delivered.
     let (raw, _) =
-        message::publish(SignaturePolicy::StrictSign, key.peer_id(), |bytes| key.sign(bytes), 2, TOPIC, b"good");
+        message::publish(SignaturePolicy::StrictSign, &key.public(), |bytes| key.sign(bytes), 2, TOPIC, b"good");
     let mut tampered = raw.clone();
     let at = tampered.windows(4).position(|w| w == b"good").unwrap();
     tampered[at] = b'f';
     framing::write_length_prefixed(&mut stream, &Rpc::messages(vec![tampered]).encode()).await.unwrap();
     let (raw3, _) =
-        message::publish(SignaturePolicy::StrictSign, key.peer_id(), |bytes| key.sign(bytes), 3, TOPIC, b"after");
+        message::publish(SignaturePolicy::StrictSign, &key.public(), |bytes| key.sign(bytes), 3, TOPIC, b"after");
     framing::write_length_prefixed(&mut stream, &Rpc::messages(vec![raw3]).encode()).await.unwrap();
     let data = within(async {
         loop {

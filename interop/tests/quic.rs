@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use strata_testkit::{eventually, within};
+
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::{
     StreamProtocol, identify, ping,
@@ -22,14 +24,9 @@ use tokio::{
 #[path = "support/rust_peer.rs"]
 mod rust_peer;
 
-use rust_peer::ours;
+use rust_peer::{ours, ours_addr, theirs_addr};
 
-const LIMIT: Duration = Duration::from_secs(30);
 const ECHO: &str = "/strata/interop/echo/1.0.0";
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -96,10 +93,6 @@ fn rust_node(listen: bool, dial: Option<libp2p::Multiaddr>) -> (libp2p::PeerId, 
     (peer, rx)
 }
 
-fn convert(addr: &libp2p::Multiaddr) -> Multiaddr {
-    Multiaddr::from_bytes(&addr.to_vec()).unwrap()
-}
-
 /// A default strata host (TCP and QUIC) listening on QUIC, with ping and
 /// identify.
 async fn strata_node() -> (strata::Host, strata::ping::Ping, strata::identify::Identify) {
@@ -126,7 +119,7 @@ async fn rust_saw(seen: &mut mpsc::UnboundedReceiver<Seen>, strata: &strata::Hos
     }
     let info = info.unwrap();
     assert_eq!(info.public_key.to_peer_id().to_bytes(), strata.peer_id().to_bytes());
-    let listen: Vec<Multiaddr> = info.listen_addrs.iter().map(convert).collect();
+    let listen: Vec<Multiaddr> = info.listen_addrs.iter().map(ours_addr).collect();
     assert_eq!(listen, strata.listen_addrs());
     assert!(info.observed_addr.to_string().ends_with("/quic-v1"), "{}", info.observed_addr);
 }
@@ -158,7 +151,7 @@ async fn strata_dials_rust_libp2p_over_quic() {
     let (rust_peer, mut seen) = rust_node(true, None);
     let Seen::Listening(rust_addr) = within(seen.recv()).await.unwrap() else { panic!("listening first") };
     let (host, ping, identify) = strata_node().await;
-    let addr = convert(&rust_addr);
+    let addr = ours_addr(&rust_addr);
     assert!(addr.to_string().ends_with("/quic-v1"), "{addr}");
     let peer = within(host.dial(addr.with_p2p(ours(rust_peer)).unwrap())).await.unwrap();
     assert_eq!(peer, ours(rust_peer));
@@ -171,14 +164,9 @@ async fn strata_dials_rust_libp2p_over_quic() {
 async fn rust_libp2p_dials_strata_over_quic() {
     let (host, ping, identify) = strata_node().await;
     let addr = host.listen_addrs()[0].clone().with_p2p(host.peer_id()).unwrap();
-    let (rust_peer, mut seen) = rust_node(false, Some(libp2p::Multiaddr::try_from(addr.to_vec()).unwrap()));
+    let (rust_peer, mut seen) = rust_node(false, Some(theirs_addr(&addr)));
     let peer = ours(rust_peer);
-    within(async {
-        while !host.is_connected(peer) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    eventually("the rust node's dial arrives", async || host.is_connected(peer)).await;
     rust_saw(&mut seen, &host).await;
     strata_uses(&host, &ping, &identify, peer).await;
     host.shutdown().await;
@@ -190,12 +178,12 @@ async fn dials_under_the_wrong_peer_id_fail_both_ways() {
     let (_, mut seen) = rust_node(true, None);
     let Seen::Listening(rust_addr) = within(seen.recv()).await.unwrap() else { panic!("listening first") };
     let (host, _ping, _identify) = strata_node().await;
-    let wrong = convert(&rust_addr).with_p2p(PeerId::random()).unwrap();
+    let wrong = ours_addr(&rust_addr).with_p2p(PeerId::random()).unwrap();
     assert!(within(host.dial(wrong)).await.is_err());
 
     // The rust node dials strata expecting someone else.
     let addr = host.listen_addrs()[0].clone().with_p2p(PeerId::random()).unwrap();
-    let (_, mut seen) = rust_node(false, Some(libp2p::Multiaddr::try_from(addr.to_vec()).unwrap()));
+    let (_, mut seen) = rust_node(false, Some(theirs_addr(&addr)));
     loop {
         match within(seen.recv()).await.unwrap() {
             Seen::DialFailed => break,

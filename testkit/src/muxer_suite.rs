@@ -1,8 +1,10 @@
 //! The muxer compliance suite: what "a muxer works" means in strata.
 //!
 //! Every check is generic over [`StreamMuxer`] and runs two connections of
-//! it back to back over an in-memory pipe. `tests/muxers.rs` runs the whole
-//! suite against mplex and yamux; a new muxer joins by adding a line there.
+//! it back to back over an in-memory pipe. [`muxer_suite!`](crate::muxer_suite!)
+//! makes one `#[test]` per check for a muxer config, so a failure names
+//! its check; `tests/muxers.rs` runs it against mplex and yamux, and a new
+//! muxer joins by adding a line there.
 //!
 //! The one place muxers differ by design is a reader that falls behind:
 //! yamux's windows keep the other streams flowing; mplex has no flow
@@ -130,12 +132,17 @@ pub async fn drop_without_shutdown_resets<M: StreamMuxer>(config: &M) {
     }
 }
 
+/// The sizes of the streams [`many_concurrent_streams`] sends for `seed`.
+pub fn stream_sizes(seed: u64, streams: usize) -> Vec<usize> {
+    let mut rng = Rng::new(seed);
+    (0..streams).map(|_| rng.below(200_000)).collect()
+}
+
 /// Many streams at once, of random sizes, written in random chunks in a
 /// random interleaving (seeded): every byte arrives on its own stream.
 pub async fn many_concurrent_streams<M: StreamMuxer>(config: &M, seed: u64, streams: usize) {
     let (dialer, listener) = pair(config, config).await;
-    let mut rng = Rng::new(seed);
-    let sizes: Vec<usize> = (0..streams).map(|_| rng.below(200_000)).collect();
+    let sizes = stream_sizes(seed, streams);
     let echo = async {
         let mut tasks = Vec::new();
         for _ in 0..streams {
@@ -275,12 +282,51 @@ pub async fn connection_close_ends_every_stream<M: StreamMuxer>(config: &M) {
     assert!(within(dialer.open_stream()).await.is_err(), "no opening after the close");
 }
 
-/// Every check of the suite, in turn.
-pub async fn run_all<M: StreamMuxer>(config: &M, slow: SlowReader) {
-    open_and_accept_both_ways(config).await;
-    half_close_then_read_to_eof(config).await;
-    drop_without_shutdown_resets(config).await;
-    many_concurrent_streams(config, 0x5eed, 64).await;
-    slow_reader(config, slow).await;
-    connection_close_ends_every_stream(config).await;
+/// One test per check of the suite for the muxer `$config`, with what its
+/// slow reader does (`$slow`, a [`SlowReader`]), in a module `$name`:
+///
+/// ```ignore
+/// strata_testkit::muxer_suite!(yamux_default, yamux::Config::default(), SlowReader::OthersFlow);
+/// ```
+///
+/// The caller needs `tokio` with its `macros` and `rt-multi-thread`.
+#[macro_export]
+macro_rules! muxer_suite {
+    ($name:ident, $config:expr, $slow:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::muxer_suite as suite;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn open_and_accept_both_ways() {
+                suite::open_and_accept_both_ways(&$config).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn half_close_then_read_to_eof() {
+                suite::half_close_then_read_to_eof(&$config).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn drop_without_shutdown_resets() {
+                suite::drop_without_shutdown_resets(&$config).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn many_concurrent_streams() {
+                suite::many_concurrent_streams(&$config, 0x5eed, 64).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn slow_reader() {
+                suite::slow_reader(&$config, $slow).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn connection_close_ends_every_stream() {
+                suite::connection_close_ends_every_stream(&$config).await;
+            }
+        }
+    };
 }

@@ -22,11 +22,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-pub(crate) const LIMIT: Duration = Duration::from_mins(1);
-
-pub(crate) async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future).await.expect("timed out")
-}
+use strata_testkit::within;
 
 /// The node under attack: ping and identify attached, short handshake
 /// deadlines so the quick versions stay quick.
@@ -84,6 +80,8 @@ pub(crate) fn well_behaved(
             rounds += 1;
             tokio::select! {
                 _ = &mut stopped => return (rounds, failures),
+                // The well-behaved peer's pace between rounds (a peer
+                // that comes back every `every`), not a wait on anything.
                 () = tokio::time::sleep(every) => {}
             }
         }

@@ -19,11 +19,15 @@
 //! addresses, empty values and trailing slashes are errors, never panics.
 
 mod component;
+mod dns;
+mod scope;
 mod table;
 
 use std::{borrow::Cow, fmt, str::FromStr};
 
 pub use component::Component;
+pub use dns::DnsFamily;
+pub use scope::Scope;
 
 use crate::{Error, PeerId, Result};
 

@@ -27,6 +27,16 @@ pub(crate) fn theirs(peer: strata::PeerId) -> libp2p::PeerId {
     libp2p::PeerId::from_bytes(&peer.to_bytes()).expect("a peer id reads the same in both")
 }
 
+/// A rust-libp2p address as strata's.
+pub(crate) fn ours_addr(addr: &libp2p::Multiaddr) -> strata::Multiaddr {
+    strata::Multiaddr::from_bytes(&addr.to_vec()).expect("an address reads the same in both")
+}
+
+/// A strata address as rust-libp2p's.
+pub(crate) fn theirs_addr(addr: &strata::Multiaddr) -> libp2p::Multiaddr {
+    libp2p::Multiaddr::try_from(addr.to_vec()).expect("an address reads the same in both")
+}
+
 /// The muxer a rust-libp2p node offers (only that one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TheirMuxer {

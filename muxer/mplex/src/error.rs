@@ -1,38 +1,27 @@
-//! The error type of `strata-mplex`.
+//! The errors of `strata-mplex`: [`Error`] is the shape every muxer shares
+//! ([`strata_core::muxer::Error`]), with mplex's own [`ProtocolError`]
+//! kinds.
 //!
-//! Connection-level failures are typed; a stream, being a byte stream,
-//! reports its failures as `std::io::Error` (`ConnectionReset` for a reset
-//! stream, `ConnectionAborted` for a stream whose connection ended,
-//! `BrokenPipe` for a write after close).
+//! A stream, being a byte stream, reports its failures as `std::io::Error`
+//! (`ConnectionReset` for a reset stream, `ConnectionAborted` for a stream
+//! whose connection ended, `BrokenPipe` for a write after close).
 
 use crate::frame::FrameError;
 
-/// What an mplex connection can fail with.
-#[derive(Debug, Clone, thiserror::Error)]
+/// How the remote broke the protocol (the connection ends).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
-    /// The socket failed.
-    #[error("i/o error on the mplex connection: {0}")]
-    Io(String),
-
-    /// The remote sent something mplex does not allow.
-    #[error("mplex protocol violation: {0}")]
-    Protocol(String),
-
-    /// `open_stream` past [`crate::Config::with_max_streams`].
-    #[error("the connection already has its maximum of {0} streams")]
-    TooManyStreams(usize),
-
-    /// The connection is closed (by either side).
-    #[error("the mplex connection is closed")]
-    Closed,
+pub enum ProtocolError {
+    /// A frame that does not decode (or is too large).
+    #[error("mplex frame error: {0}")]
+    Frame(#[from] FrameError),
+    /// The remote opened a stream number it already has open.
+    #[error("the remote opened stream {0} twice")]
+    OpenedTwice(u64),
 }
 
-impl From<FrameError> for Error {
-    fn from(error: FrameError) -> Self {
-        Self::Protocol(error.to_string())
-    }
-}
+/// What an mplex connection can fail with.
+pub type Error = strata_core::muxer::Error<ProtocolError>;
 
 /// `Result` with [`Error`] as its error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -145,8 +145,13 @@ pub fn decode(buf: &mut BytesMut, max_len: usize) -> Result<Option<Frame>, Frame
     if buf.len() < header_len + len_len + len {
         return Ok(None);
     }
-    buf.advance(header_len + len_len);
-    let data = buf.split_to(len).freeze();
+    // The payload is copied out, not split off (as yamux does): a split-off
+    // payload would pin `buf`'s whole allocation (64 KiB a socket read)
+    // until the application reads it, so a peer trickling one-byte frames
+    // over many streams could hold 64 KiB for each byte the budgets count.
+    let start = header_len + len_len;
+    let data = Bytes::copy_from_slice(&buf[start..start + len]);
+    buf.advance(start + len);
     Ok(Some(Frame { kind, id: StreamId { num, ours }, data }))
 }
 

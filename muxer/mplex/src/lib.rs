@@ -1,20 +1,21 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
-mod connection;
 mod error;
 pub mod frame;
 mod session;
-mod shared;
-mod stream;
 
-use strata_core::{ByteStream, Endpoint, StreamMuxer};
+use strata_core::{ByteStream, Endpoint, StreamMuxer, muxer};
 
 pub use config::{Config, Overflow};
-pub use connection::MplexConnection;
-pub use error::{Error, Result};
-pub use frame::{FrameError, MAX_FRAME_LEN};
-pub use stream::MplexStream;
+pub use error::{Error, ProtocolError, Result};
+pub use frame::{FrameError, MAX_FRAME_LEN, StreamId};
+pub use session::Session;
+
+/// A live mplex connection (the one muxer driver over an mplex [`Session`]).
+pub type MplexConnection = muxer::Connection<Session>;
+/// One stream of an mplex connection; its [`StreamId`] says who opened it.
+pub type MplexStream = muxer::Stream<Session>;
 
 impl StreamMuxer for Config {
     const PROTOCOL_NAME: &'static str = "/mplex/6.7.0";
@@ -25,6 +26,6 @@ impl StreamMuxer for Config {
     /// Starts the connection's driver task on the current tokio runtime.
     /// mplex numbers streams per side, so the endpoint plays no part.
     async fn upgrade<S: ByteStream>(&self, stream: S, _endpoint: Endpoint) -> Result<MplexConnection> {
-        Ok(MplexConnection::spawn(stream, self.clone()))
+        Ok(muxer::Connection::spawn(stream, Session::new(self.clone()), self.connection.clone()))
     }
 }

@@ -6,32 +6,14 @@ use std::time::Duration;
 use crate::session::SessionConfig;
 
 /// Configuration of the yamux muxer.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Config {
     pub(crate) session: SessionConfig,
-    pub(crate) max_outbound_queue: usize,
-    pub(crate) max_frame_len: usize,
-    pub(crate) close_timeout: Duration,
-    pub(crate) keep_alive: Option<Duration>,
-    pub(crate) stall_timeout: Duration,
-    pub(crate) memory_budget: Option<strata_core::MemoryBudget>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            session: SessionConfig::default(),
-            max_outbound_queue: 256 * 1024,
-            max_frame_len: 16 << 20,
-            close_timeout: Duration::from_secs(5),
-            keep_alive: None,
-            stall_timeout: Duration::from_secs(10),
-            memory_budget: None,
-        }
-    }
 }
 
 impl Config {
+    strata_core::connection_config_setters!(session.connection);
+
     /// How many streams (opened by either side) may be open at once.
     /// Default: 256. Past it, a stream the remote opens is reset at once,
     /// and `open_stream` fails with [`crate::Error::TooManyStreams`].
@@ -62,7 +44,7 @@ impl Config {
     /// The most all receive windows of a connection add up to once grown,
     /// and the most its streams may hold unread before the connection
     /// stops reading its socket (back-pressure on the remote). Default:
-    /// 32 MiB.
+    /// 64 MiB.
     #[must_use]
     pub fn with_max_connection_window(mut self, bytes: u64) -> Self {
         self.session.max_connection_window = bytes;
@@ -73,7 +55,7 @@ impl Config {
     /// writing at once share the connection in turns. Default: 16 KiB.
     #[must_use]
     pub fn with_split_send_size(mut self, bytes: usize) -> Self {
-        self.session.max_frame_len = bytes.clamp(1, self.max_frame_len);
+        self.session.max_frame_len = bytes.clamp(1, self.session.max_received_frame_len);
         self
     }
 
@@ -82,32 +64,7 @@ impl Config {
     /// one ends the connection.
     #[must_use]
     pub fn with_max_frame_len(mut self, bytes: usize) -> Self {
-        self.max_frame_len = bytes.max(1);
-        self
-    }
-
-    /// How many encoded bytes may wait for the socket before writers wait.
-    /// Default: 256 KiB.
-    #[must_use]
-    pub fn with_max_outbound_queue(mut self, bytes: usize) -> Self {
-        self.max_outbound_queue = bytes.max(1);
-        self
-    }
-
-    /// How long closing may take to flush what is queued. Default: 5 s.
-    #[must_use]
-    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
-        self.close_timeout = timeout;
-        self
-    }
-
-    /// How long a peer may leave unread the frames it made us owe it
-    /// (answers to its pings, resets of streams it opened past the limit)
-    /// while reading from it is paused for them. Default: 10 s. Past it the
-    /// connection fails.
-    #[must_use]
-    pub fn with_stall_timeout(mut self, timeout: Duration) -> Self {
-        self.stall_timeout = timeout;
+        self.session.max_received_frame_len = bytes.max(1);
         self
     }
 
@@ -117,18 +74,7 @@ impl Config {
     /// round trip).
     #[must_use]
     pub fn with_keep_alive(mut self, interval: Option<Duration>) -> Self {
-        self.keep_alive = interval;
-        self
-    }
-
-    /// A node-wide budget that every connection made with this config
-    /// shares (clones of a [`strata_core::MemoryBudget`] share it): each
-    /// adds what its streams hold unread, and a connection stops reading
-    /// its socket while the node is over budget, until applications read.
-    /// Default: none (each connection is still bounded by its windows).
-    #[must_use]
-    pub fn with_memory_budget(mut self, budget: strata_core::MemoryBudget) -> Self {
-        self.memory_budget = Some(budget);
+        self.session.keep_alive = interval;
         self
     }
 }

@@ -1,21 +1,23 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
-mod connection;
 mod error;
 pub mod frame;
 pub mod session;
-mod shared;
-mod stream;
 
-use strata_core::{ByteStream, Endpoint, StreamMuxer};
+use strata_core::{ByteStream, Endpoint, StreamMuxer, muxer};
 
 pub use config::Config;
-pub use connection::YamuxConnection;
-pub use error::{Error, Result};
+pub use error::{Error, ProtocolError, Result};
 pub use frame::{Decoder, Flags, Frame, FrameError, GoAway, Header, Type};
-pub use session::{Event, Role, Session, SessionConfig, SessionError, StreamError};
-pub use stream::YamuxStream;
+pub use session::{Role, Session, SessionConfig};
+pub use strata_core::muxer::{Event, StreamError};
+
+/// A live yamux connection (the one muxer driver over a yamux [`Session`]).
+pub type YamuxConnection = muxer::Connection<Session>;
+/// One stream of a yamux connection; its id is odd when the dialer opened
+/// it, even when the listener did.
+pub type YamuxStream = muxer::Stream<Session>;
 
 /// The protocol id negotiated with multistream-select.
 pub const PROTOCOL_NAME: &str = "/yamux/1.0.0";
@@ -38,6 +40,7 @@ impl StreamMuxer for Config {
             Endpoint::Dialer => Role::Client,
             Endpoint::Listener => Role::Server,
         };
-        Ok(YamuxConnection::spawn(stream, role, self))
+        let session = Session::new(role, self.session.clone());
+        Ok(muxer::Connection::spawn(stream, session, self.session.connection.clone()))
     }
 }

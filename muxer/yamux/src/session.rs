@@ -1,11 +1,12 @@
 //! The yamux session: streams and their windows, as a state machine with
-//! no I/O. Frames from the remote go in ([`Session::receive`]); the
-//! application opens, writes, reads, closes and resets streams; frames to
-//! send come out ([`Session::next_frame`]) and so do events
-//! ([`Session::next_event`]). Time comes in as an argument where it
-//! matters (round trips and window growth). The driver
-//! (`connection.rs`) owns the socket and the wakers; this file is tested
-//! with frames alone.
+//! no I/O, implementing [`strata_core::muxer::Session`] (in `driven.rs`).
+//! Bytes or frames from the remote go in (`handle_input`,
+//! [`Session::receive`]); the application opens, writes, reads, closes
+//! and resets streams; frames to send come out ([`Session::next_frame`])
+//! and so do events. Time comes in as an argument where it matters (round
+//! trips, window growth, and the keep-alive, stall and close deadlines of
+//! `poll_timeout` and `handle_timeout`). `strata_core::muxer::Connection`
+//! drives it; it is tested with frames and a fake clock alone.
 //!
 //! Spec: `libp2p-yamux.md`, "Message Flow", "Flow Control", "Session
 //! termination" and "ACK backlog & backpressure":
@@ -25,25 +26,38 @@
 //! reused, data past the window granted, a window overflow) end the
 //! session: a go-away with the protocol-error code is queued and
 //! [`Session::receive`] returns the error.
+//!
+//! The remote can make us queue frames it asks for (pong answers, resets
+//! of streams past the limit): past the outbound queue's size of them
+//! unread, reading from it pauses, and after the stall timeout the
+//! connection fails.
 
 use std::{
     collections::{HashMap, VecDeque},
     time::{Duration, Instant},
 };
 
-use bytes::{BufMut, Bytes, BytesMut};
-use strata_core::StreamState;
+use bytes::Bytes;
+use strata_core::{
+    StreamState,
+    muxer::{Deadlines, Event, Outbound, Session as _, StreamError},
+};
 
 use crate::{
-    INITIAL_WINDOW,
+    INITIAL_WINDOW, ProtocolError,
     frame::{Decoder, Flags, Frame, GoAway, Header, Type},
 };
 
+mod driven;
 mod stream;
 mod types;
 
 use stream::Stream;
-pub use types::{Event, Role, SessionConfig, SessionError, StreamError};
+pub use types::{Role, SessionConfig};
+
+/// The value of the round-trip and keep-alive pings (any value works; the
+/// answer echoes it).
+const RTT_PING: u32 = 0x7961_6d78;
 
 /// One yamux session. See the module documentation.
 #[derive(Debug)]
@@ -62,13 +76,16 @@ pub struct Session {
     rtt_probe: Option<(u32, Instant)>,
     rtt: Option<Duration>,
     /// Frames to send, encoded.
-    outbound: BytesMut,
-    /// Bytes ever queued in `outbound`.
-    queued_total: u64,
+    outbound: Outbound,
     /// Bytes of frames the remote provoked (pongs, refusals) in `outbound`.
     provoked: usize,
-    events: VecDeque<Event>,
+    events: VecDeque<Event<u32>>,
     ended: bool,
+    /// The value of the last answer to a ping of ours other than the
+    /// round-trip probe.
+    last_pong: Option<u32>,
+    decoder: Decoder,
+    deadlines: Deadlines,
 }
 
 impl Session {
@@ -80,6 +97,8 @@ impl Session {
         };
         Self {
             role,
+            decoder: Decoder::new(config.max_received_frame_len),
+            deadlines: Deadlines::new(&config.connection, config.keep_alive),
             config,
             next_id,
             streams: HashMap::new(),
@@ -88,11 +107,11 @@ impl Session {
             window_total: 0,
             rtt_probe: None,
             rtt: None,
-            outbound: BytesMut::new(),
-            queued_total: 0,
+            outbound: Outbound::default(),
             provoked: 0,
             events: VecDeque::new(),
             ended: false,
+            last_pong: None,
         }
     }
 
@@ -100,18 +119,7 @@ impl Session {
     /// tests and tools; a driver takes the bytes with
     /// [`Session::take_outbound`]).
     pub fn next_frame(&mut self) -> Option<Frame> {
-        Decoder::new(usize::MAX).decode(&mut self.outbound).ok().flatten()
-    }
-
-    /// Swaps every frame queued, encoded, into `buf` (which should be
-    /// empty); returns whether there were any.
-    pub fn take_outbound(&mut self, buf: &mut BytesMut) -> bool {
-        if self.outbound.is_empty() {
-            return false;
-        }
-        std::mem::swap(&mut self.outbound, buf);
-        self.provoked = 0;
-        true
+        Decoder::new(usize::MAX).decode(self.outbound.queued_mut()).ok().flatten()
     }
 
     /// Bytes of frames the remote provoked (answers to its pings, resets of
@@ -122,24 +130,6 @@ impl Session {
         self.provoked
     }
 
-    /// Lets the outbound buffer's memory go if nothing waits in it (an
-    /// idle connection holds no buffer).
-    pub fn shrink_outbound(&mut self) {
-        if self.outbound.is_empty() {
-            self.outbound = BytesMut::new();
-        }
-    }
-
-    /// How many encoded bytes wait to be taken.
-    pub fn outbound_len(&self) -> usize {
-        self.outbound.len()
-    }
-
-    /// How many bytes were ever queued to send.
-    pub fn queued_total(&self) -> u64 {
-        self.queued_total
-    }
-
     /// Queues a frame the remote's own frame calls for.
     fn send_provoked(&mut self, header: Header) {
         self.send(header);
@@ -148,23 +138,12 @@ impl Session {
 
     /// Queues a frame without payload.
     fn send(&mut self, header: Header) {
-        self.outbound.put_slice(&header.to_bytes());
-        self.queued_total += crate::frame::HEADER_LEN as u64;
-    }
-
-    /// The next event, if any.
-    pub fn next_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.outbound.put(&header.to_bytes());
     }
 
     /// How many streams are open (or closed with their handle still held).
     pub fn stream_count(&self) -> usize {
         self.streams.len()
-    }
-
-    /// Unread bytes of all streams.
-    pub fn buffered(&self) -> usize {
-        self.buffered
     }
 
     /// The last measured round trip, if any.
@@ -177,9 +156,18 @@ impl Session {
         self.rtt_probe.is_some()
     }
 
-    /// Whether the session has ended (a go-away either way, or an error).
-    pub fn is_ended(&self) -> bool {
-        self.ended
+    /// The value of the last answer to one of our pings (other than the
+    /// round-trip probe).
+    pub fn last_pong(&self) -> Option<u32> {
+        self.last_pong
+    }
+
+    /// Whether the frames the remote provoked and does not read pass the
+    /// outbound queue's size. Only those count: our own data is bounded by
+    /// the windows and the queue already, and pausing for it could leave
+    /// two peers that write to each other each waiting for the other.
+    pub fn owes_too_much(&self) -> bool {
+        self.provoked >= self.config.connection.max_outbound_queue
     }
 
     fn is_ours(&self, id: u32) -> bool {
@@ -190,7 +178,7 @@ impl Session {
     }
 
     /// Ends the session for a protocol error: a go-away goes out.
-    fn fail(&mut self, error: SessionError) -> Result<(), SessionError> {
+    fn fail(&mut self, error: ProtocolError) -> Result<(), ProtocolError> {
         if !self.ended {
             self.ended = true;
             self.send(Header::go_away(GoAway::ProtocolError));
@@ -199,7 +187,7 @@ impl Session {
     }
 
     /// Applies one frame from the remote, received at `now`.
-    pub fn receive(&mut self, frame: Frame, now: Instant) -> Result<(), SessionError> {
+    pub fn receive(&mut self, frame: Frame, now: Instant) -> Result<(), ProtocolError> {
         let Frame { header, payload } = frame;
         match header.kind {
             Type::Ping => {
@@ -211,24 +199,25 @@ impl Session {
                     self.rtt_probe = None;
                     self.rtt = Some(now.saturating_duration_since(sent));
                 } else {
-                    self.events.push_back(Event::Pong(header.length));
+                    self.last_pong = Some(header.length);
                 }
                 Ok(())
             }
             Type::GoAway => {
+                tracing::debug!(code = ?GoAway::from_code(header.length), "yamux: the remote is going away");
                 self.ended = true;
-                self.events.push_back(Event::GoAway(GoAway::from_code(header.length)));
+                self.events.push_back(Event::GoAway);
                 Ok(())
             }
             Type::Data | Type::WindowUpdate => self.stream_frame(header, payload, now),
         }
     }
 
-    fn stream_frame(&mut self, header: Header, payload: Bytes, now: Instant) -> Result<(), SessionError> {
+    fn stream_frame(&mut self, header: Header, payload: Bytes, now: Instant) -> Result<(), ProtocolError> {
         let id = header.stream;
         if header.flags.contains(Flags::SYN) {
             if id == 0 || self.is_ours(id) || self.streams.contains_key(&id) {
-                return self.fail(SessionError::BadStreamId(id));
+                return self.fail(ProtocolError::BadStreamId(id));
             }
             if self.ended || self.streams.len() >= self.config.max_streams {
                 tracing::debug!(id, limit = self.config.max_streams, "yamux: refusing a stream past the limit");
@@ -248,7 +237,7 @@ impl Session {
         }
         if header.kind == Type::WindowUpdate {
             let Some(window) = stream.send_window.checked_add(header.length) else {
-                return self.fail(SessionError::WindowOverflow(id));
+                return self.fail(ProtocolError::WindowOverflow(id));
             };
             stream.send_window = window;
             if header.length > 0 {
@@ -257,14 +246,26 @@ impl Session {
         } else {
             let window = stream.recv_window;
             let Some(left) = u32::try_from(payload.len()).ok().and_then(|len| window.checked_sub(len)) else {
-                return self.fail(SessionError::WindowExceeded { stream: id, len: payload.len(), window });
+                return self.fail(ProtocolError::WindowExceeded { stream: id, len: payload.len(), window });
             };
             stream.recv_window = left;
-            if !payload.is_empty() && stream.state.can_receive() && !stream.dropped {
-                stream.buffered += payload.len();
-                self.buffered += payload.len();
-                stream.recv.push_back(payload);
-                self.events.push_back(Event::Readable(id));
+            if !payload.is_empty() && stream.state.can_receive() {
+                if stream.dropped {
+                    // Its handle is gone (after closing its writing half):
+                    // nobody will read this. Data with the remote's FIN is
+                    // its last: dropped, and the stream ends normally
+                    // below. Data without one gets a reset, which tells the
+                    // remote to stop writing; else it writes until its
+                    // window is spent and then waits forever.
+                    if !header.flags.contains(Flags::FIN) {
+                        strata_core::muxer::Session::reset(self, id);
+                        return Ok(());
+                    }
+                } else {
+                    self.buffered += payload.len();
+                    stream.recv.push(payload);
+                    self.events.push_back(Event::Readable(id));
+                }
             }
         }
         if header.flags.contains(Flags::FIN) && stream.state.close_remote() {
@@ -294,34 +295,6 @@ impl Session {
         }
     }
 
-    /// Opens a stream at `now`: an empty window update with SYN announces
-    /// it at once, so the remote sees it even before data.
-    pub fn open(&mut self, now: Instant) -> Result<u32, StreamError> {
-        if self.ended {
-            return Err(StreamError::SessionEnded);
-        }
-        if self.streams.len() >= self.config.max_streams {
-            return Err(StreamError::TooMany);
-        }
-        if self.backlog >= self.config.max_ack_backlog {
-            return Err(StreamError::AckBacklog);
-        }
-        let id = self.next_id;
-        self.next_id = self.next_id.checked_add(2).ok_or(StreamError::TooMany)?;
-        self.streams.insert(id, Stream::new(true, now));
-        self.window_total += u64::from(INITIAL_WINDOW);
-        self.backlog += 1;
-        self.announce(id);
-        Ok(id)
-    }
-
-    /// Accepts an inbound stream: its ACK goes out now.
-    pub fn accept(&mut self, id: u32) -> Result<(), StreamError> {
-        self.stream(id)?;
-        self.announce(id);
-        Ok(())
-    }
-
     /// Sends an empty window update carrying a pending SYN or ACK.
     fn announce(&mut self, id: u32) {
         if let Some(stream) = self.streams.get_mut(&id) {
@@ -338,33 +311,6 @@ impl Session {
             return Err(StreamError::Reset);
         }
         Ok(stream)
-    }
-
-    /// Queues up to the stream's send window of `data`; returns how much
-    /// (0: the window is spent, wait for [`Event::Writable`]).
-    pub fn write(&mut self, id: u32, data: &[u8]) -> Result<usize, StreamError> {
-        if self.ended {
-            return Err(StreamError::SessionEnded);
-        }
-        let max_frame = self.config.max_frame_len;
-        let stream = self.streams.get_mut(&id).ok_or(StreamError::Unknown)?;
-        match stream.state {
-            StreamState::Reset => return Err(StreamError::Reset),
-            state if !state.can_write() => return Err(StreamError::Closed),
-            _ => {}
-        }
-        let window = usize::try_from(stream.send_window).unwrap_or(usize::MAX);
-        let n = data.len().min(window);
-        self.outbound.reserve(n + n.div_ceil(max_frame.max(1)) * crate::frame::HEADER_LEN);
-        for chunk in data[..n].chunks(max_frame.max(1)) {
-            let flags = stream.take_open_flags();
-            let length = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
-            self.outbound.put_slice(&Header { length, ..Header::data(id, flags, 0) }.to_bytes());
-            self.outbound.put_slice(chunk);
-            self.queued_total += (crate::frame::HEADER_LEN + chunk.len()) as u64;
-        }
-        stream.send_window -= u32::try_from(n).unwrap_or(u32::MAX);
-        Ok(n)
     }
 
     /// How much may be written on the stream now (its send window).
@@ -384,85 +330,7 @@ impl Session {
         })
     }
 
-    /// [`Session::read`], handing up to `max` bytes to `put` in order
-    /// (for a caller whose buffer is not a plain slice).
-    pub fn read_with(
-        &mut self,
-        id: u32,
-        max: usize,
-        now: Instant,
-        put: impl FnMut(&[u8]),
-    ) -> Result<usize, StreamError> {
-        let room = self.config.max_connection_window.saturating_sub(self.window_total);
-        let room = u32::try_from(room).unwrap_or(u32::MAX);
-        let (rtt, max_window) = (self.rtt, self.config.max_stream_window);
-        let stream = self.streams.get_mut(&id).ok_or(StreamError::Unknown)?;
-        if stream.state == StreamState::Reset {
-            // Drain what came before the reset; no window to grant.
-            if stream.recv.is_empty() {
-                return Err(StreamError::Reset);
-            }
-            let n = stream.read_into(max, put);
-            self.buffered -= n;
-            return Ok(n);
-        }
-        let n = stream.read_into(max, put);
-        let before = stream.window;
-        if let Some(delta) = stream.window_update(now, rtt, max_window, room) {
-            let flags = stream.take_open_flags();
-            if stream.window > before {
-                tracing::trace!(id, window = stream.window, "yamux: a receive window grows");
-            }
-            self.window_total += u64::from(stream.window - before);
-            self.send(Header::window_update(id, flags, delta));
-        }
-        self.buffered -= n;
-        Ok(n)
-    }
-
-    /// Whether nothing more will arrive on the stream: the remote closed
-    /// it and everything it sent was read (or the stream is gone).
-    pub fn is_finished_reading(&self, id: u32) -> bool {
-        self.streams.get(&id).is_none_or(|stream| !stream.state.can_receive() && stream.recv.is_empty())
-    }
-
-    /// Half-closes the stream: a FIN goes out.
-    pub fn close(&mut self, id: u32) -> Result<(), StreamError> {
-        let stream = self.stream(id)?;
-        if stream.state.close_local() {
-            let flags = stream.take_open_flags() | Flags::FIN;
-            self.send(Header::window_update(id, flags, 0));
-        }
-        Ok(())
-    }
-
-    /// Resets the stream: an RST goes out.
-    pub fn reset(&mut self, id: u32) {
-        if let Some(stream) = self.streams.get_mut(&id)
-            && stream.state != StreamState::Reset
-        {
-            stream.state = StreamState::Reset;
-            self.buffered -= stream.discard();
-            self.send(Header::window_update(id, Flags::RST, 0));
-            self.forget_if_finished(id);
-        }
-    }
-
-    /// The application let go of the stream. One not closed for writing is
-    /// reset (so the remote learns it will get nothing more); a closed one
-    /// is forgotten once the remote closes too, and what still arrives on
-    /// it is dropped.
-    pub fn drop_stream(&mut self, id: u32) {
-        let Some(stream) = self.streams.get_mut(&id) else { return };
-        stream.dropped = true;
-        self.buffered -= stream.discard();
-        if stream.state.can_write() {
-            self.reset(id);
-        }
-        self.forget_if_finished(id);
-    }
-
-    /// Sends a ping carrying `value` (the answer comes as [`Event::Pong`]).
+    /// Sends a ping carrying `value` (its answer shows in [`Session::last_pong`]).
     pub fn ping(&mut self, value: u32) {
         self.send(Header::ping(false, value));
     }

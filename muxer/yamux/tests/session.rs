@@ -6,13 +6,14 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use strata_core::muxer::Session as _;
 use strata_yamux::{
-    Decoder, Event, Flags, Frame, GoAway, Header, INITIAL_WINDOW, Role, Session, SessionConfig, SessionError,
+    Decoder, Event, Flags, Frame, GoAway, Header, INITIAL_WINDOW, ProtocolError, Role, Session, SessionConfig,
     StreamError,
 };
 
 /// Moves every frame `from` has to send into `to`, through the codec.
-fn pump(from: &mut Session, to: &mut Session) -> Result<usize, SessionError> {
+fn pump(from: &mut Session, to: &mut Session) -> Result<usize, ProtocolError> {
     let mut wire = BytesMut::new();
     let mut frames = 0;
     while let Some(frame) = from.next_frame() {
@@ -26,7 +27,7 @@ fn pump(from: &mut Session, to: &mut Session) -> Result<usize, SessionError> {
     Ok(frames)
 }
 
-fn events(session: &mut Session) -> Vec<Event> {
+fn events(session: &mut Session) -> Vec<Event<u32>> {
     std::iter::from_fn(|| session.next_event()).collect()
 }
 
@@ -40,16 +41,16 @@ fn a_stream_opens_carries_data_both_ways_and_closes() {
     let id = client.open(Instant::now()).unwrap();
     assert_eq!(id, 1, "the client opens odd ids");
     assert_eq!(client.write(id, b"hello").unwrap(), 5);
-    client.close(id).unwrap();
+    client.close_stream(id).unwrap();
     pump(&mut client, &mut server).unwrap();
     assert_eq!(events(&mut server), [Event::Inbound(1), Event::Readable(1), Event::RemoteClosed(1)]);
-    server.accept(1).unwrap();
+    server.accept(1);
     let mut buf = [0u8; 16];
     assert_eq!(server.read(1, &mut buf, Instant::now()).unwrap(), 5);
     assert_eq!(&buf[..5], b"hello");
     assert!(server.is_finished_reading(1));
     server.write(1, b"bye").unwrap();
-    server.close(1).unwrap();
+    server.close_stream(1).unwrap();
     pump(&mut server, &mut client).unwrap();
     assert_eq!(events(&mut client), [Event::Readable(1), Event::RemoteClosed(1)]);
     assert_eq!(client.read(1, &mut buf, Instant::now()).unwrap(), 3);
@@ -67,7 +68,7 @@ fn the_first_frame_carries_syn_and_the_answer_ack() {
     let id = client.open(Instant::now()).unwrap();
     assert_eq!(client.next_frame().unwrap().header, Header::window_update(id, Flags::SYN, 0));
     server.receive(Frame::control(Header::window_update(id, Flags::SYN, 0)), Instant::now()).unwrap();
-    server.accept(id).unwrap();
+    server.accept(id);
     assert_eq!(server.next_frame().unwrap().header, Header::window_update(id, Flags::ACK, 0));
 }
 
@@ -86,7 +87,7 @@ fn the_send_window_is_256_kib_until_the_reader_consumes() {
     }
     assert_eq!(sent, INITIAL_WINDOW as usize, "the initial window, no more");
     pump(&mut client, &mut server).unwrap();
-    server.accept(id).unwrap();
+    server.accept(id);
     let mut buf = vec![0u8; 64 * 1024];
     // A slow reader (a second per read: the window does not grow).
     let later = Instant::now() + Duration::from_secs(1);
@@ -106,7 +107,7 @@ fn a_remote_past_its_window_ends_the_session() {
     let (_, mut server) = pair();
     server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0)), Instant::now()).unwrap();
     let over = Frame::data(Header::data(1, Flags::NONE, 0), Bytes::from(vec![0u8; INITIAL_WINDOW as usize + 1]));
-    assert!(matches!(server.receive(over, Instant::now()), Err(SessionError::WindowExceeded { stream: 1, .. })));
+    assert!(matches!(server.receive(over, Instant::now()), Err(ProtocolError::WindowExceeded { stream: 1, .. })));
     assert_eq!(server.next_frame().unwrap().header, Header::go_away(GoAway::ProtocolError));
 }
 
@@ -116,17 +117,17 @@ fn stream_ids_of_the_wrong_parity_or_reused_end_the_session() {
     // The client opening an even id, which is the server's.
     assert_eq!(
         server.receive(Frame::control(Header::window_update(2, Flags::SYN, 0)), Instant::now()),
-        Err(SessionError::BadStreamId(2))
+        Err(ProtocolError::BadStreamId(2))
     );
     let mut server = Session::new(Role::Server, SessionConfig::default());
     server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0)), Instant::now()).unwrap();
     assert_eq!(
         server.receive(Frame::control(Header::window_update(1, Flags::SYN, 0)), Instant::now()),
-        Err(SessionError::BadStreamId(1))
+        Err(ProtocolError::BadStreamId(1))
     );
     assert_eq!(
         client.receive(Frame::control(Header::window_update(0, Flags::SYN, 0)), Instant::now()),
-        Err(SessionError::BadStreamId(0))
+        Err(ProtocolError::BadStreamId(0))
     );
 }
 
@@ -135,7 +136,7 @@ fn a_window_update_that_overflows_ends_the_session() {
     let (mut client, _) = pair();
     let id = client.open(Instant::now()).unwrap();
     let update = Frame::control(Header::window_update(id, Flags::ACK, u32::MAX));
-    assert_eq!(client.receive(update, Instant::now()), Err(SessionError::WindowOverflow(id)));
+    assert_eq!(client.receive(update, Instant::now()), Err(ProtocolError::WindowOverflow(id)));
 }
 
 #[test]
@@ -164,7 +165,7 @@ fn data_sent_before_a_reset_is_still_read_then_the_reset_reported() {
     client.write(id, b"hi").unwrap();
     pump(&mut client, &mut server).unwrap();
     events(&mut server);
-    server.accept(id).unwrap();
+    server.accept(id);
     let mut buf = [0u8; 32];
     assert_eq!(server.read(id, &mut buf, Instant::now()).unwrap(), 2);
     pump(&mut server, &mut client).unwrap();
@@ -187,7 +188,8 @@ fn pings_are_answered_with_their_value() {
     client.ping(0xdead_beef);
     pump(&mut client, &mut server).unwrap();
     pump(&mut server, &mut client).unwrap();
-    assert_eq!(events(&mut client), [Event::Pong(0xdead_beef)]);
+    assert_eq!(client.last_pong(), Some(0xdead_beef));
+    assert_eq!(events(&mut client), [], "a pong is no stream event");
 }
 
 #[test]
@@ -218,7 +220,7 @@ fn go_away_ends_the_session_both_sides() {
     let (mut client, mut server) = pair();
     client.go_away();
     pump(&mut client, &mut server).unwrap();
-    assert_eq!(events(&mut server), [Event::GoAway(Some(GoAway::Normal))]);
+    assert_eq!(events(&mut server), [Event::GoAway]);
     assert_eq!(server.open(Instant::now()), Err(StreamError::SessionEnded));
     assert_eq!(client.open(Instant::now()), Err(StreamError::SessionEnded));
 }
@@ -291,18 +293,77 @@ fn dropping_an_unclosed_stream_resets_it_and_a_closed_one_waits_for_the_remote()
 
     let id = client.open(Instant::now()).unwrap();
     client.write(id, b"request").unwrap();
-    client.close(id).unwrap();
+    client.close_stream(id).unwrap();
     client.drop_stream(id);
     pump(&mut client, &mut server).unwrap();
     assert_eq!(client.stream_count(), 1, "closed for writing: waits for the remote's FIN");
-    server.accept(id).unwrap();
+    server.accept(id);
     let mut buf = [0u8; 16];
     assert_eq!(server.read(id, &mut buf, Instant::now()).unwrap(), 7, "the request arrived whole, not reset");
     server.write(id, b"an answer nobody reads").unwrap();
-    server.close(id).unwrap();
+    server.close_stream(id).unwrap();
     pump(&mut server, &mut client).unwrap();
     assert_eq!(client.buffered(), 0, "what arrives on a stream let go is dropped");
     assert_eq!(client.stream_count(), 0, "the remote's FIN finishes it");
+}
+
+#[test]
+fn a_remote_that_writes_to_a_stream_closed_and_let_go_is_reset() {
+    let (mut client, mut server) = pair();
+    let id = client.open(Instant::now()).unwrap();
+    client.write(id, b"request").unwrap();
+    client.close_stream(id).unwrap();
+    client.drop_stream(id);
+    pump(&mut client, &mut server).unwrap();
+    server.accept(id);
+    events(&mut server);
+    // Nobody will read the answer: its first bytes bring a reset.
+    server.write(id, b"an answer nobody reads").unwrap();
+    pump(&mut server, &mut client).unwrap();
+    let frames: Vec<Header> = std::iter::from_fn(|| client.next_frame()).map(|f| f.header).collect();
+    assert_eq!(frames, [Header::window_update(id, Flags::RST, 0)]);
+    assert_eq!((client.buffered(), client.stream_count()), (0, 0));
+    for frame in frames {
+        server.receive(Frame { header: frame, payload: Bytes::new() }, Instant::now()).unwrap();
+    }
+    assert_eq!(events(&mut server), [Event::Reset(id)]);
+    assert_eq!(server.write(id, b"more"), Err(StreamError::Reset));
+}
+
+#[test]
+fn a_remote_whose_last_data_carries_its_fin_on_a_stream_let_go_is_not_reset() {
+    let (mut client, mut server) = pair();
+    let id = client.open(Instant::now()).unwrap();
+    client.write(id, b"request").unwrap();
+    client.close_stream(id).unwrap();
+    client.drop_stream(id);
+    pump(&mut client, &mut server).unwrap();
+    // The answer and the remote's FIN in one frame: the remote has
+    // finished, so the stream ends normally, without a reset.
+    let answer = Bytes::from_static(b"an answer nobody reads");
+    let header = Header::data(id, Flags::FIN, u32::try_from(answer.len()).unwrap());
+    client.receive(Frame::data(header, answer), Instant::now()).unwrap();
+    let frames: Vec<Header> = std::iter::from_fn(|| client.next_frame()).map(|f| f.header).collect();
+    assert!(frames.iter().all(|frame| !frame.flags.contains(Flags::RST)), "{frames:?}");
+    assert_eq!((client.buffered(), client.stream_count()), (0, 0), "dropped and forgotten");
+}
+
+#[test]
+fn a_remote_out_of_credit_on_a_stream_closed_and_let_go_is_reset_at_once() {
+    let (mut client, mut server) = pair();
+    let id = client.open(Instant::now()).unwrap();
+    client.write(id, b"request").unwrap();
+    pump(&mut client, &mut server).unwrap();
+    server.accept(id);
+    // The server spends its whole window; the client reads none of it.
+    assert_eq!(write_all_window(&mut server, id, &vec![7; INITIAL_WINDOW as usize + 1]), INITIAL_WINDOW as usize);
+    pump(&mut server, &mut client).unwrap();
+    client.close_stream(id).unwrap();
+    client.drop_stream(id);
+    // No window update will ever come: the server must not wait for one.
+    let frames: Vec<Header> = std::iter::from_fn(|| client.next_frame()).map(|f| f.header).collect();
+    assert_eq!(frames.last(), Some(&Header::window_update(id, Flags::RST, 0)), "{frames:?}");
+    assert_eq!(client.stream_count(), 0);
 }
 
 /// One round of a bulk transfer at `now`: the client fills the window,
@@ -342,7 +403,7 @@ fn the_window_doubles_while_updates_come_within_two_round_trips() {
 
     let id = client.open(start).unwrap();
     pump(&mut client, &mut server).unwrap();
-    server.accept(id).unwrap();
+    server.accept(id);
     // A reader that keeps up (an update 1 ms after the last): the window
     // doubles each round, up to the maximum.
     let mut now = start;
@@ -371,11 +432,101 @@ fn window_growth_stops_at_the_connection_maximum() {
     let a = client.open(start).unwrap();
     let b = client.open(start).unwrap();
     pump(&mut client, &mut server).unwrap();
-    server.accept(a).unwrap();
-    server.accept(b).unwrap();
+    server.accept(a);
+    server.accept(b);
     let now = start + Duration::from_millis(1);
     // Two streams of 256 KiB each leave room for 256 KiB of growth in all.
     assert_eq!(bulk_round(&mut client, &mut server, a, now), 2 * INITIAL_WINDOW);
     assert_eq!(bulk_round(&mut client, &mut server, b, now), INITIAL_WINDOW, "no room left to grow");
     assert_eq!(bulk_round(&mut client, &mut server, a, now), 2 * INITIAL_WINDOW, "a keeps what it had, no more");
+}
+
+// ----- deadlines, on a fake clock -----
+
+type ConnectionError = strata_yamux::Error;
+
+#[test]
+fn keep_alive_pings_each_interval_and_an_unanswered_ping_ends_the_session() {
+    let config = SessionConfig { keep_alive: Some(Duration::from_secs(1)), ..SessionConfig::default() };
+    let (mut client, mut server) = (Session::new(Role::Client, config.clone()), Session::new(Role::Server, config));
+    let start = Instant::now();
+    client.start(start);
+    assert!(client.probe_in_flight(), "the start measures the round trip");
+    assert_eq!(client.poll_timeout(), Some(start + Duration::from_secs(1)));
+    pump(&mut client, &mut server).unwrap();
+    pump(&mut server, &mut client).unwrap();
+    assert!(!client.probe_in_flight(), "answered");
+    client.handle_timeout(start + Duration::from_millis(999)).unwrap();
+    assert!(client.next_frame().is_none(), "nothing due before the interval");
+    client.handle_timeout(start + Duration::from_secs(1)).unwrap();
+    assert_eq!(client.next_frame().map(|frame| frame.header.kind), Some(strata_yamux::Type::Ping));
+    assert_eq!(client.poll_timeout(), Some(start + Duration::from_secs(2)));
+    // The remote never answers that one: the next interval ends the session.
+    let result = client.handle_timeout(start + Duration::from_secs(2));
+    assert!(matches!(result, Err(ConnectionError::KeepAliveTimeout(_))), "{result:?}");
+}
+
+/// `count` pings from the remote, encoded.
+fn pings(count: u32) -> BytesMut {
+    let mut wire = BytesMut::new();
+    for value in 0..count {
+        Frame::control(Header::ping(false, value)).encode(&mut wire);
+    }
+    wire
+}
+
+#[test]
+fn a_remote_that_provokes_answers_and_reads_none_stalls_the_session() {
+    let mut config = SessionConfig::default();
+    config.connection.max_outbound_queue = 10 * 12; // ten pongs
+    config.connection.stall_timeout = Duration::from_secs(5);
+    let mut session = Session::new(Role::Server, config);
+    let start = Instant::now();
+    let mut wire = pings(10);
+    while session.handle_input(&mut wire, start).unwrap() {}
+    assert!(session.reading_paused(), "ten pongs owed: reading pauses");
+    assert_eq!(session.poll_timeout(), Some(start + Duration::from_secs(5)));
+    session.handle_timeout(start + Duration::from_secs(4)).unwrap();
+    let result = session.handle_timeout(start + Duration::from_secs(5));
+    assert!(matches!(result, Err(ConnectionError::Stalled(_))), "{result:?}");
+}
+
+#[test]
+fn a_remote_that_reads_its_answers_in_time_does_not_stall() {
+    let mut config = SessionConfig::default();
+    config.connection.max_outbound_queue = 10 * 12;
+    let mut session = Session::new(Role::Server, config);
+    let start = Instant::now();
+    let mut wire = pings(10);
+    while session.handle_input(&mut wire, start).unwrap() {}
+    assert!(session.poll_timeout().is_some());
+    assert!(session.take_outbound(&mut BytesMut::new()), "the pongs are written");
+    assert!(!session.reading_paused());
+    assert_eq!(session.poll_timeout(), None, "the stall clock stopped");
+    session.handle_timeout(start + Duration::from_hours(1)).unwrap();
+}
+
+#[test]
+fn closing_sends_a_go_away_and_gives_up_at_the_close_timeout() {
+    let mut config = SessionConfig { keep_alive: Some(Duration::from_secs(1)), ..SessionConfig::default() };
+    config.connection.close_timeout = Duration::from_secs(3);
+    let mut session = Session::new(Role::Client, config);
+    let start = Instant::now();
+    session.start(start);
+    session.next_frame(); // the round-trip ping
+    session.close(start + Duration::from_millis(500));
+    assert_eq!(session.next_frame().map(|frame| frame.header), Some(Header::go_away(GoAway::Normal)));
+    assert_eq!(session.poll_timeout(), Some(start + Duration::from_millis(3500)), "no keep-alive while closing");
+    session.handle_timeout(start + Duration::from_secs(3)).unwrap();
+    let result = session.handle_timeout(start + Duration::from_millis(3500));
+    assert!(matches!(result, Err(ConnectionError::CloseTimeout(_))), "{result:?}");
+}
+
+#[test]
+fn garbage_queues_a_protocol_error_go_away() {
+    let mut session = Session::new(Role::Server, SessionConfig::default());
+    let mut wire = BytesMut::from(&[1u8; 12][..]);
+    let result = session.handle_input(&mut wire, Instant::now());
+    assert!(matches!(result, Err(ProtocolError::Frame(_))), "{result:?}");
+    assert_eq!(session.next_frame().map(|frame| frame.header), Some(Header::go_away(GoAway::ProtocolError)));
 }

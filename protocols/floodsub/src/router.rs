@@ -19,26 +19,9 @@ use std::time::Instant;
 
 use strata_core::PeerId;
 use strata_pubsub::{
-    Action, Budgets, Event, LocalTopics, Message, MessageIdFn, PeerConnection, PeerTopics, Rpc, SeenCache,
-    TooManyTopics, TopicChange, message, rpc::SubOpts,
+    Action, Config, Event, FromConfig, LocalTopics, Message, MessageIdFn, PeerConnection, Peers, Rpc, SeenCache,
+    ServiceConfig, TopicChange, Violation, message, rpc::SubOpts,
 };
-
-use crate::Config;
-
-/// A peer broke a rule: it loses the stream it did it on (the actions
-/// taken before the breach stand).
-#[derive(Debug, thiserror::Error)]
-pub enum Violation {
-    /// The RPC is not a valid protobuf.
-    #[error("malformed RPC")]
-    Malformed,
-    /// More topics than allowed.
-    #[error(transparent)]
-    TooManyTopics(#[from] TooManyTopics),
-    /// More messages a second than allowed.
-    #[error("more than its budget of {0} messages a second")]
-    OverBudget(u32),
-}
 
 /// The floodsub router, with no I/O: what [`crate::Floodsub`] runs on the
 /// shared pubsub service, public for simulations and other embeddings
@@ -47,20 +30,24 @@ pub enum Violation {
 pub struct FloodRouter {
     config: Config,
     message_id: MessageIdFn,
-    /// Our topics, and the peers told them.
+    /// Our topics.
     local: LocalTopics,
-    peers: PeerTopics,
+    /// One record per peer: its topics, budget, whether it was greeted.
+    peers: Peers<()>,
     seen: SeenCache,
-    budgets: Budgets,
 }
 
 impl FloodRouter {
     /// A router with `config` (its limits and signature policy).
     pub fn new(config: Config) -> Self {
-        let seen = SeenCache::new(config.seen_ttl, config.seen_capacity, config.seen_max_bytes);
-        let peers = PeerTopics::new(config.max_topics_per_peer);
-        let budgets = Budgets::new(config.max_messages_per_sec);
-        Self { message_id: config.message_id.clone(), config, local: LocalTopics::default(), peers, seen, budgets }
+        let peers = Peers::new(config.max_topics_per_peer(), config.max_messages_per_sec());
+        Self {
+            message_id: config.message_id().clone(),
+            seen: config.seen_cache(),
+            config,
+            local: LocalTopics::default(),
+            peers,
+        }
     }
 
     /// Sends a message to every peer subscribed to any of `topics`, except
@@ -69,7 +56,7 @@ impl FloodRouter {
         let rpc = Rpc::messages(vec![raw]).encode();
         let mut targets: Vec<PeerId> = self
             .peers
-            .peers()
+            .ids()
             .filter(|peer| !skip.contains(peer) && topics.iter().any(|topic| self.peers.is_subscribed(*peer, topic)))
             .collect();
         targets.sort();
@@ -104,22 +91,32 @@ impl FloodRouter {
     }
 }
 
-impl strata_pubsub::Router for FloodRouter {
-    type Violation = Violation;
+impl FromConfig for FloodRouter {
+    type Config = Config;
 
+    fn from_config(config: Config) -> (Self, ServiceConfig) {
+        let service = ServiceConfig {
+            protocols: &[crate::PROTOCOL],
+            shared: config.clone(),
+            heartbeat: None,
+            validator: None,
+            known_addrs: Vec::new(),
+        };
+        (Self::new(config), service)
+    }
+}
+
+impl strata_pubsub::Router for FloodRouter {
     /// A peer connected: tell it our subscriptions (once, however many
     /// connections it has).
     fn peer_connected(&mut self, peer: PeerId, _connection: &PeerConnection, _now: Instant) -> Vec<Action> {
-        self.peers.add_peer(peer);
-        let Some(rpc) = self.local.greet(peer) else { return Vec::new() };
+        let Some(rpc) = self.peers.greet(peer, &self.local) else { return Vec::new() };
         vec![Action::Send { peer, rpc }]
     }
 
     /// A peer's last connection closed: forget its subscriptions.
     fn peer_disconnected(&mut self, peer: PeerId, _now: Instant) -> Vec<Action> {
-        self.local.forget(peer);
-        self.budgets.remove(peer);
-        let topics = self.peers.remove_peer(peer);
+        let topics = self.peers.remove(peer);
         topics.into_iter().map(|topic| Action::Report(Event::Unsubscribed { peer, topic })).collect()
     }
 
@@ -131,9 +128,7 @@ impl strata_pubsub::Router for FloodRouter {
             return Vec::new();
         }
         let rpc = Rpc::subscriptions([(topic, subscribed)]).encode();
-        let mut peers: Vec<PeerId> = self.peers.peers().collect();
-        peers.sort();
-        peers.into_iter().map(|peer| Action::Send { peer, rpc: rpc.clone() }).collect()
+        self.peers.sorted().into_iter().map(|peer| Action::Send { peer, rpc: rpc.clone() }).collect()
     }
 
     /// The peers subscribed to `topic`.
@@ -143,7 +138,7 @@ impl strata_pubsub::Router for FloodRouter {
 
     /// How many peers the router tracks.
     fn peer_count(&self) -> usize {
-        self.peers.len().max(self.local.greeted()).max(self.budgets.len())
+        self.peers.len()
     }
 
     /// A message we publish (`raw` on the wire, `message` decoded).
@@ -160,16 +155,17 @@ impl strata_pubsub::Router for FloodRouter {
         if let Err(violation) = self.subscriptions(from, rpc.subscriptions, &mut actions) {
             return (actions, Some(violation));
         }
-        if !rpc.publish.is_empty() && !self.budgets.spend(from, rpc.publish.len(), now) {
-            return (actions, Some(Violation::OverBudget(self.budgets.per_sec())));
+        if !rpc.publish.is_empty() && !self.peers.spend(from, rpc.publish.len(), now) {
+            return (actions, Some(Violation::OverBudget(self.peers.per_sec())));
         }
         for raw in rpc.publish {
             // Seen first, signature after: a duplicate costs no signature
             // check, and a forged copy cannot mark a real message seen.
-            let checked = message::decode(self.config.policy, self.config.max_message_len, &raw).and_then(|decoded| {
-                let id = self.message_id.id(decoded.message());
-                if self.seen.contains(&id) { Ok(None) } else { Ok(Some((id, decoded.verify(&raw)?))) }
-            });
+            let checked =
+                message::decode(self.config.policy(), self.config.max_message_len(), &raw).and_then(|decoded| {
+                    let id = self.message_id.id(decoded.message());
+                    if self.seen.contains(&id) { Ok(None) } else { Ok(Some((id, decoded.verify(&raw)?))) }
+                });
             match checked {
                 Ok(None) => {}
                 Ok(Some((id, message))) => {
@@ -224,7 +220,7 @@ mod tests {
         router.set_local("t", true, now);
         assert!(router.peer_connected(a, &connection(), now).is_empty(), "announced once");
         let (raw, _) =
-            message::publish(SignaturePolicy::StrictSign, author.peer_id(), |m| author.sign(m), 1, "t", b"x");
+            message::publish(SignaturePolicy::StrictSign, &author.public(), |m| author.sign(m), 1, "t", b"x");
         let (actions, violation) = router.receive(a, &rpc_of(raw.clone()), now);
         assert!(violation.is_none());
         let sent_to: Vec<PeerId> = actions
@@ -260,13 +256,28 @@ mod tests {
     }
 
     #[test]
+    fn a_disconnect_leaves_nothing_of_the_peer() {
+        let mut router = FloodRouter::new(Config::default());
+        let (peer, now) = (PeerId::random(), Instant::now());
+        router.set_local("t", true, now);
+        router.peer_connected(peer, &connection(), now);
+        assert!(router.receive(peer, &subscribe(&["t", "u"]), now).1.is_none());
+        assert_eq!(router.peer_count(), 1);
+        let left = router.peer_disconnected(peer, now);
+        assert_eq!(left.len(), 2, "both topics reported: {left:?}");
+        assert_eq!(router.peer_count(), 0);
+        assert!(router.peers_of("t").is_empty());
+        assert_eq!(router.peer_connected(peer, &connection(), now).len(), 1, "greeted again on its return");
+    }
+
+    #[test]
     fn a_peer_past_its_message_budget_is_cut_until_it_refills() {
         let mut router = FloodRouter::new(Config::default().with_max_messages_per_sec(10));
         let (peer, now) = (PeerId::random(), Instant::now());
         let author = Keypair::ed25519_from_secret([4; 32]);
         let rpc = |n: u64| {
             let raw =
-                message::publish(SignaturePolicy::StrictSign, author.peer_id(), |m| author.sign(m), n, "t", b"x").0;
+                message::publish(SignaturePolicy::StrictSign, &author.public(), |m| author.sign(m), n, "t", b"x").0;
             rpc_of(raw)
         };
         for n in 0..20 {

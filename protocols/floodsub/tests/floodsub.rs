@@ -10,7 +10,10 @@ use std::{
 use strata_core::{PeerId, framing};
 use strata_floodsub::{Config, Event, Floodsub, Message, PROTOCOL, SignaturePolicy, Subscription};
 use strata_host::{Host, Stream};
-use tokio::{io::AsyncWriteExt, sync::mpsc};
+use tokio::{
+    io::AsyncWriteExt,
+    sync::{broadcast, mpsc},
+};
 
 use strata_testkit::{address_of, host, within};
 
@@ -20,14 +23,23 @@ async fn node(config: Config) -> (Host, Floodsub) {
     (host, pubsub)
 }
 
-/// Waits until `pubsub` sees `peer` subscribed to `topic`.
-async fn sees(pubsub: &Floodsub, peer: PeerId, topic: &str) {
+/// Waits (bounded) until `check` holds, looking again at each of the
+/// service's events: every change of the peers' topics is one.
+async fn until(pubsub: &Floodsub, check: impl Fn() -> bool) {
+    let mut events = pubsub.events();
     within(async {
-        while !pubsub.peers(topic).contains(&peer) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        while !check() {
+            if let Err(broadcast::error::RecvError::Closed) = events.recv().await {
+                panic!("the service stopped");
+            }
         }
     })
     .await;
+}
+
+/// Waits until `pubsub` sees `peer` subscribed to `topic`.
+async fn sees(pubsub: &Floodsub, peer: PeerId, topic: &str) {
+    until(pubsub, || pubsub.peers(topic).contains(&peer)).await;
 }
 
 async fn next(subscription: &mut Subscription) -> Message {
@@ -171,7 +183,8 @@ async fn twenty_five_nodes_in_a_random_graph_deliver_exactly_once() {
             got.push(next(sub).await.text());
         }
     }
-    // Time for any duplicate to arrive; then none may have.
+    // Time for any duplicate to arrive; then none may have. (A sleep: the
+    // absence of a message is no event to wait for.)
     tokio::time::sleep(Duration::from_millis(300)).await;
     for &i in &subscribers {
         let mut got = received.remove(&i).unwrap();
@@ -202,12 +215,9 @@ async fn twenty_five_nodes_in_a_random_graph_deliver_exactly_once() {
     subs.remove(&leaver);
     let remaining: Vec<usize> = subscribers.iter().copied().filter(|&i| i != leaver).collect();
     for &i in &remaining {
-        within(async {
-            while nodes[i].0.is_connected(nodes[leaver].0.peer_id()) {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        let (host, pubsub) = &nodes[i];
+        let gone = nodes[leaver].0.peer_id();
+        until(pubsub, || !host.is_connected(gone) && !pubsub.peers("t").contains(&gone)).await;
     }
     for &i in &remaining {
         nodes[i].1.publish("t", format!("r2 {i}")).unwrap();
@@ -223,7 +233,8 @@ async fn twenty_five_nodes_in_a_random_graph_deliver_exactly_once() {
             }
         }
     }
-    // Time for any duplicate to arrive; then none may have.
+    // Time for any duplicate to arrive; then none may have. (A sleep: the
+    // absence of a message is no event to wait for.)
     tokio::time::sleep(Duration::from_millis(300)).await;
     for &i in &remaining {
         let mut got = received.remove(&i).unwrap();

@@ -1,28 +1,30 @@
 //! `gossipsub::Config`: the spec's parameters (`libp2p-gossipsub-v1.0.md`
 //! "Parameters", `-v1.1.md` "Overview of New Parameters", `-v1.2.md`) with
-//! their defaults, and the limits a hostile peer meets.
+//! their defaults, and the limits a hostile peer meets, on top of the
+//! configuration every pubsub router shares ([`strata_pubsub::Config`]:
+//! signature policy, message ids, sizes, budgets, queues).
 
 use std::time::Duration;
 
 use strata_core::{Multiaddr, PeerId};
-use strata_pubsub::{MessageIdFn, ServiceConfig, SignaturePolicy, Validator};
+use strata_pubsub::{ServiceConfig, Validator};
 
 use crate::{
     PROTOCOLS,
     score::{InvalidParams, ScoreParams, Thresholds},
 };
 
-/// Configuration of [`crate::Gossipsub`].
+/// Configuration of [`crate::Gossipsub`]: the shared pubsub
+/// configuration (`Config::from(pubsub::Config::default()…)` to change
+/// it) and gossipsub's own parameters.
 #[derive(Clone, Debug)]
 pub struct Config {
+    pub(crate) shared: strata_pubsub::Config,
     pub(crate) mesh: MeshParams,
     pub(crate) heartbeat: Duration,
     pub(crate) fanout_ttl: Duration,
     pub(crate) mcache_len: usize,
     pub(crate) mcache_gossip: usize,
-    pub(crate) seen_ttl: Duration,
-    pub(crate) seen_capacity: usize,
-    pub(crate) seen_max_bytes: usize,
     pub(crate) prune_backoff: Duration,
     pub(crate) flood_publish: bool,
     pub(crate) max_ihave_length: usize,
@@ -31,16 +33,6 @@ pub struct Config {
     pub(crate) idontwant_threshold: usize,
     pub(crate) max_idontwant_ids: usize,
     pub(crate) max_control_items: usize,
-    pub(crate) policy: SignaturePolicy,
-    pub(crate) message_id: MessageIdFn,
-    pub(crate) max_message_len: usize,
-    pub(crate) max_rpc_len: usize,
-    pub(crate) max_topics_per_peer: usize,
-    pub(crate) max_messages_per_sec: u32,
-    pub(crate) subscriber_capacity: usize,
-    pub(crate) peer_queue: usize,
-    pub(crate) send_timeout: Duration,
-    pub(crate) max_inbound_streams_per_peer: usize,
     pub(crate) seed: Option<u64>,
     pub(crate) scoring: Option<(ScoreParams, Thresholds)>,
     pub(crate) validator: Option<Validator>,
@@ -81,15 +73,20 @@ impl Default for MeshParams {
 
 impl Default for Config {
     fn default() -> Self {
+        Self::from(strata_pubsub::Config::default())
+    }
+}
+
+impl From<strata_pubsub::Config> for Config {
+    /// Gossipsub's defaults on top of `shared`.
+    fn from(shared: strata_pubsub::Config) -> Self {
         Self {
+            shared,
             mesh: MeshParams::default(),
             heartbeat: Duration::from_secs(1),
             fanout_ttl: Duration::from_mins(1),
             mcache_len: 5,
             mcache_gossip: 3,
-            seen_ttl: Duration::from_mins(2),
-            seen_capacity: 100_000,
-            seen_max_bytes: 16 << 20,
             prune_backoff: Duration::from_mins(1),
             flood_publish: true,
             max_ihave_length: 5000,
@@ -98,16 +95,6 @@ impl Default for Config {
             idontwant_threshold: 1000,
             max_idontwant_ids: 5000,
             max_control_items: 5000,
-            policy: SignaturePolicy::StrictSign,
-            message_id: MessageIdFn::default(),
-            max_message_len: 1 << 20,
-            max_rpc_len: (1 << 20) + 64 * 1024,
-            max_topics_per_peer: 1024,
-            max_messages_per_sec: 5000,
-            subscriber_capacity: 256,
-            peer_queue: 256,
-            send_timeout: Duration::from_secs(10),
-            max_inbound_streams_per_peer: 32,
             seed: None,
             scoring: Some((ScoreParams::default(), Thresholds::default())),
             validator: None,
@@ -128,16 +115,16 @@ impl Config {
     pub(crate) fn service(&self) -> ServiceConfig {
         ServiceConfig {
             protocols: PROTOCOLS,
-            policy: self.policy,
-            max_message_len: self.max_message_len,
-            max_rpc_len: self.max_rpc_len,
-            subscriber_capacity: self.subscriber_capacity,
-            peer_queue: self.peer_queue,
-            send_timeout: self.send_timeout,
-            max_inbound_streams_per_peer: self.max_inbound_streams_per_peer,
+            shared: self.shared.clone(),
             heartbeat: Some(self.heartbeat),
             validator: self.validator.clone(),
+            known_addrs: self.direct_peers.clone(),
         }
+    }
+
+    /// The shared pubsub configuration under gossipsub's.
+    pub fn shared(&self) -> &strata_pubsub::Config {
+        &self.shared
     }
 
     /// Peer scoring (v1.1) with `params` and `thresholds`, checked against
@@ -226,14 +213,6 @@ impl Config {
         self
     }
 
-    /// How long a message id is remembered to suppress duplicates.
-    /// Default: 2 minutes.
-    #[must_use]
-    pub fn with_seen_ttl(mut self, ttl: Duration) -> Self {
-        self.seen_ttl = ttl;
-        self
-    }
-
     /// How long a pruned peer must wait before it may GRAFT again, sent in
     /// our PRUNEs and kept for theirs when they send none. Default: 60 s.
     #[must_use]
@@ -255,44 +234,6 @@ impl Config {
     #[must_use]
     pub fn with_idontwant_threshold(mut self, bytes: usize) -> Self {
         self.idontwant_threshold = bytes;
-        self
-    }
-
-    /// The signature policy. Default: [`SignaturePolicy::StrictSign`].
-    #[must_use]
-    pub fn with_signature_policy(mut self, policy: SignaturePolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// How a message's id is computed. Default: `from ‖ seqno`.
-    #[must_use]
-    pub fn with_message_id(mut self, rule: MessageIdFn) -> Self {
-        self.message_id = rule;
-        self
-    }
-
-    /// The largest payload published or accepted. Default: 1 MiB.
-    #[must_use]
-    pub fn with_max_message_len(mut self, bytes: usize) -> Self {
-        self.max_message_len = bytes;
-        self.max_rpc_len = bytes + 64 * 1024;
-        self
-    }
-
-    /// How many messages a second one peer may send us, sustained (bursts
-    /// of twice as many pass). Default: 5,000; past it the peer loses the
-    /// stream it sent on.
-    #[must_use]
-    pub fn with_max_messages_per_sec(mut self, max: u32) -> Self {
-        self.max_messages_per_sec = max.max(1);
-        self
-    }
-
-    /// How many topics one peer may be subscribed to. Default: 1024.
-    #[must_use]
-    pub fn with_max_topics_per_peer(mut self, max: usize) -> Self {
-        self.max_topics_per_peer = max;
         self
     }
 

@@ -18,10 +18,7 @@
 //!          iwant_followup ─▶ P7 for the peer that made them
 //! ```
 
-use std::{
-    collections::{BTreeSet, HashMap},
-    time::Instant,
-};
+use std::{collections::HashMap, time::Instant};
 
 use strata_core::PeerId;
 use strata_pubsub::MessageId;
@@ -32,7 +29,8 @@ use crate::{
     router::GossipRouter,
 };
 
-/// Messages peers advertised and we asked for: who owes which, by when.
+/// Messages peers advertised and we asked for: who owes which, by when
+/// (when each peer last sent a message is in its record).
 ///
 /// A promise is kept when the message arrives (from anyone, known by our
 /// id), or when the peer that made it sends us any message before the
@@ -44,8 +42,6 @@ use crate::{
 pub(crate) struct Promises {
     /// Per id, the peers that owe it: when they promised, and the deadline.
     owed: HashMap<MessageId, HashMap<PeerId, (Instant, Instant)>>,
-    /// When each peer last sent us a message.
-    last_message: HashMap<PeerId, Instant>,
 }
 
 impl Promises {
@@ -58,28 +54,32 @@ impl Promises {
         self.owed.remove(id);
     }
 
-    /// `peer` sent us a message (new or a copy).
-    pub(crate) fn heard_from(&mut self, peer: PeerId, now: Instant) {
-        self.last_message.insert(peer, now);
-    }
-
+    /// `peer` left: it owes nothing any more.
     pub(crate) fn forget(&mut self, peer: PeerId) {
-        self.last_message.remove(&peer);
         self.owed.retain(|_, peers| {
             peers.remove(&peer);
             !peers.is_empty()
         });
     }
 
-    /// The promises broken by `now`, per peer; every promise past its
-    /// deadline is dropped.
-    pub(crate) fn broken(&mut self, now: Instant) -> HashMap<PeerId, usize> {
+    /// Whether `peer` owes anything.
+    #[cfg(test)]
+    pub(crate) fn mentions(&self, peer: PeerId) -> bool {
+        self.owed.values().any(|peers| peers.contains_key(&peer))
+    }
+
+    /// The promises broken by `now`, per peer (`last_message`: when a peer
+    /// last sent us a message); every promise past its deadline is dropped.
+    pub(crate) fn broken(
+        &mut self,
+        now: Instant,
+        last_message: impl Fn(PeerId) -> Option<Instant>,
+    ) -> HashMap<PeerId, usize> {
         let mut broken: HashMap<PeerId, usize> = HashMap::new();
-        let last_message = &self.last_message;
         self.owed.retain(|_, peers| {
             peers.retain(|peer, (promised, deadline)| {
                 let late = *deadline <= now;
-                let answered = last_message.get(peer).is_some_and(|at| at >= promised);
+                let answered = last_message(*peer).is_some_and(|at| at >= *promised);
                 if late && !answered {
                     *broken.entry(*peer).or_default() += 1;
                 }
@@ -97,14 +97,14 @@ impl GossipRouter {
     /// entries, `max_ihave_length` ids); one of them is a promise.
     pub(crate) fn ihave(&mut self, from: PeerId, ihaves: Vec<ControlIHave>, now: Instant, out: &mut Outbox) {
         let (max_entries, max_ids) = (self.config.max_ihave_messages, self.config.max_ihave_length);
-        let counters = self.counters.entry(from).or_default();
+        let counters = &mut self.peers.entry(from).data;
         let mut wanted = Vec::new();
         for ihave in ihaves {
             counters.ihaves += 1;
             if counters.ihaves > max_entries {
                 break;
             }
-            let subscribed = ihave.topic_id.as_ref().is_some_and(|topic| self.mesh.contains_key(topic));
+            let subscribed = ihave.topic_id.as_ref().is_some_and(|topic| self.overlay.is_joined(topic));
             if !subscribed {
                 continue;
             }
@@ -146,7 +146,7 @@ impl GossipRouter {
     /// most `max_idontwant_ids` remembered).
     pub(crate) fn idontwant(&mut self, from: PeerId, entries: Vec<ControlIDontWant>) {
         let limit = self.config.max_idontwant_ids;
-        let counters = self.counters.entry(from).or_default();
+        let counters = &mut self.peers.entry(from).data;
         for id in entries.into_iter().flat_map(|entry| entry.message_ids) {
             if counters.dont_send.len() >= limit {
                 break;
@@ -158,8 +158,8 @@ impl GossipRouter {
     /// The heartbeat's IHAVEs: each mesh or fanout topic's recent ids to
     /// `D_lazy` peers outside it (or a quarter of the eligible, if more).
     pub(crate) fn emit_gossip(&mut self, now: Instant, out: &mut Outbox) {
-        let topics: BTreeSet<String> = self.mesh.keys().chain(self.fanout.keys()).cloned().collect();
-        for topic in topics {
+        let gossip = self.scores.thresholds().gossip;
+        for (topic, mesh) in self.overlay.gossip_topics() {
             let mut ids = self.mcache.gossip_ids(&topic);
             if ids.is_empty() {
                 continue;
@@ -167,11 +167,10 @@ impl GossipRouter {
             if ids.len() > self.config.max_ihave_length {
                 ids = self.rng.choose(ids, self.config.max_ihave_length);
             }
-            let mesh = self.mesh.get(&topic).or_else(|| self.fanout.get(&topic)).cloned().unwrap_or_default();
             let eligible: Vec<PeerId> = self
                 .gossip_peers(&topic)
                 .into_iter()
-                .filter(|peer| !mesh.contains(peer) && self.score(*peer, now) >= self.thresholds.gossip)
+                .filter(|peer| !mesh.contains(peer) && self.score(*peer, now) >= gossip)
                 .collect();
             // go's and rust's rule: D_lazy peers, or a quarter of the
             // eligible ones if that is more.
@@ -184,12 +183,12 @@ impl GossipRouter {
 
     /// Broken promises become behaviour penalties.
     pub(crate) fn penalize_broken_promises(&mut self, now: Instant) {
-        let broken = self.promises.broken(now);
-        let Some(score) = &mut self.score else { return };
+        let peers = &self.peers;
+        let broken = self.promises.broken(now, |peer| peers.get(peer).and_then(|record| record.data.last_message));
         for (peer, count) in broken {
             tracing::debug!(%peer, count, "gossipsub: IWANT promises broken");
             #[allow(clippy::cast_precision_loss)] // a handful per heartbeat
-            score.penalize(peer, count as f64);
+            self.scores.penalize(peer, count as f64);
         }
     }
 }

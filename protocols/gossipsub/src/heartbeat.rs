@@ -25,10 +25,8 @@ impl GossipRouter {
         self.ticks += 1;
         let mut out = Outbox::default();
         let mut actions = Vec::new();
-        if let Some(score) = &mut self.score {
-            score.refresh(now);
-        }
-        self.backoff.retain(|_, until| *until > now);
+        self.scores.refresh(now);
+        self.overlay.expire_backoffs(now);
         let topics: Vec<String> = self.local.iter().map(str::to_owned).collect();
         for topic in &topics {
             self.maintain_mesh(topic, now, &mut out, &mut actions);
@@ -38,40 +36,28 @@ impl GossipRouter {
         self.penalize_broken_promises(now);
         self.redial_direct_peers(&mut actions);
         self.mcache.shift();
-        for counters in self.counters.values_mut() {
-            counters.ihaves = 0;
-            counters.asked = 0;
-            counters.dont_send.clear();
+        for record in self.peers.records_mut() {
+            record.data.ihaves = 0;
+            record.data.asked = 0;
+            record.data.dont_send.clear();
         }
         out.into_actions(&mut actions);
         actions
     }
 
     fn maintain_fanout(&mut self, now: Instant) {
-        let ttl = self.config.fanout_ttl;
-        let expired: Vec<String> = self
-            .fanout_published
-            .iter()
-            .filter(|(_, published)| now.saturating_duration_since(**published) > ttl)
-            .map(|(topic, _)| topic.clone())
-            .collect();
-        for topic in expired {
-            self.fanout.remove(&topic);
-            self.fanout_published.remove(&topic);
-        }
-        let topics: Vec<String> = self.fanout.keys().cloned().collect();
-        let threshold = self.thresholds.publish;
-        for topic in topics {
+        let threshold = self.scores.thresholds().publish;
+        for topic in self.overlay.expire_fanouts(now, self.config.fanout_ttl) {
             let eligible: BTreeSet<PeerId> =
                 self.gossip_peers(&topic).into_iter().filter(|peer| self.score(*peer, now) >= threshold).collect();
-            let mut fanout = self.fanout.remove(&topic).unwrap_or_default();
+            let mut fanout = self.overlay.fanout(&topic).cloned().unwrap_or_default();
             fanout.retain(|peer| eligible.contains(peer));
             let d = self.config.mesh.d;
             if fanout.len() < d {
                 let candidates: Vec<PeerId> = eligible.iter().copied().filter(|peer| !fanout.contains(peer)).collect();
                 fanout.extend(self.rng.choose(candidates, d - fanout.len()));
             }
-            self.fanout.insert(topic, fanout);
+            self.overlay.set_fanout(&topic, fanout);
         }
     }
 
@@ -81,8 +67,7 @@ impl GossipRouter {
         if self.ticks % every != 1 % every {
             return;
         }
-        let mut direct: Vec<PeerId> =
-            self.direct.iter().copied().filter(|peer| !self.connected.contains(peer)).collect();
+        let mut direct: Vec<PeerId> = self.direct.iter().copied().filter(|peer| !self.is_connected(*peer)).collect();
         direct.sort();
         actions.extend(direct.into_iter().map(Action::Dial));
     }

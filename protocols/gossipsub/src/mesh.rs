@@ -1,5 +1,6 @@
-//! The mesh: joining and leaving a topic, the GRAFTs and PRUNEs peers
+//! The mesh rules: joining and leaving a topic, the GRAFTs and PRUNEs peers
 //! send, backoff, peer exchange, and the heartbeat's upkeep of each mesh.
+//! The sets themselves are the [`Overlay`](crate::overlay::Overlay)'s.
 //!
 //! Spec: `libp2p-gossipsub-v1.0.md` "Topic Membership", "Mesh
 //! Maintenance"; `-v1.1.md` "PRUNE Backoff and Peer Exchange", "Outbound
@@ -39,22 +40,14 @@ enum Reason {
 }
 
 impl GossipRouter {
-    pub(crate) fn in_backoff(&self, peer: PeerId, topic: &str, now: Instant) -> bool {
-        self.backoff.get(&(peer, topic.to_owned())).is_some_and(|until| *until > now)
-    }
-
-    pub(crate) fn set_backoff(&mut self, peer: PeerId, topic: &str, now: Instant, backoff: std::time::Duration) {
-        let until = now + backoff;
-        let entry = self.backoff.entry((peer, topic.to_owned())).or_insert(until);
-        *entry = (*entry).max(until);
-    }
-
     /// Peers of `topic` that may be grafted now: subscribed meshsub peers,
     /// not direct, not in the mesh, not backing off, scoring at least 0.
     fn graft_candidates(&self, topic: &str, mesh: &BTreeSet<PeerId>, now: Instant) -> Vec<PeerId> {
         self.gossip_peers(topic)
             .into_iter()
-            .filter(|peer| !mesh.contains(peer) && !self.in_backoff(*peer, topic, now) && self.score(*peer, now) >= 0.0)
+            .filter(|peer| {
+                !mesh.contains(peer) && !self.overlay.in_backoff(*peer, topic, now) && self.score(*peer, now) >= 0.0
+            })
             .collect()
     }
 
@@ -64,9 +57,8 @@ impl GossipRouter {
     }
 
     fn grafted(&mut self, peer: PeerId, topic: &str, now: Instant, actions: &mut Vec<Action>) {
-        if let Some(score) = &mut self.score {
-            score.graft(peer, topic, now);
-        }
+        self.overlay.graft(topic, peer);
+        self.scores.graft(peer, topic, now);
         actions.push(Action::Report(Event::Grafted { peer, topic: topic.to_owned() }));
     }
 
@@ -84,7 +76,7 @@ impl GossipRouter {
             Vec::new()
         };
         out.prune(peer, topic, self.config.prune_backoff.as_secs(), &exchange);
-        self.set_backoff(peer, topic, now, self.config.prune_backoff);
+        self.overlay.back_off(peer, topic, now, self.config.prune_backoff);
     }
 
     /// Takes `peer` out of our mesh of `topic` with a PRUNE.
@@ -97,12 +89,8 @@ impl GossipRouter {
         out: &mut Outbox,
         actions: &mut Vec<Action>,
     ) {
-        if let Some(mesh) = self.mesh.get_mut(topic) {
-            mesh.remove(&peer);
-        }
-        if let Some(score) = &mut self.score {
-            score.prune(peer, topic, now);
-        }
+        self.overlay.prune(topic, peer);
+        self.scores.prune(peer, topic, now);
         self.send_prune(peer, topic, reason, now, out);
         actions.push(Action::Report(Event::Pruned { peer, topic: topic.to_owned() }));
     }
@@ -110,18 +98,15 @@ impl GossipRouter {
     /// Joins `topic`: the mesh starts from its fanout, then from other
     /// eligible peers, up to `D`; each gets a GRAFT.
     pub(crate) fn join(&mut self, topic: &str, now: Instant, out: &mut Outbox, actions: &mut Vec<Action>) {
-        let mut mesh: BTreeSet<PeerId> = self.fanout.remove(topic).unwrap_or_default();
-        self.fanout_published.remove(topic);
-        mesh.retain(|peer| !self.in_backoff(*peer, topic, now) && self.score(*peer, now) >= 0.0);
+        let mut mesh: BTreeSet<PeerId> = self.overlay.join(topic);
+        mesh.retain(|peer| !self.overlay.in_backoff(*peer, topic, now) && self.score(*peer, now) >= 0.0);
         let d = self.config.mesh.d;
         if mesh.len() > d {
             mesh = self.rng.choose(mesh.into_iter().collect(), d).into_iter().collect();
         }
         let candidates = self.graft_candidates(topic, &mesh, now);
         mesh.extend(self.rng.choose(candidates, d - mesh.len()));
-        self.mesh.insert(topic.to_owned(), BTreeSet::new());
         for peer in mesh {
-            self.mesh.entry(topic.to_owned()).or_default().insert(peer);
             self.add_to_mesh(peer, topic, now, out, actions);
         }
     }
@@ -131,7 +116,7 @@ impl GossipRouter {
         for peer in self.mesh_peers(topic) {
             self.remove_from_mesh(peer, topic, Reason::Routine, now, out, actions);
         }
-        self.mesh.remove(topic);
+        self.overlay.leave(topic);
     }
 
     /// A GRAFT from `from`: accepted into the mesh, or answered with a PRUNE.
@@ -143,7 +128,7 @@ impl GossipRouter {
         out: &mut Outbox,
         actions: &mut Vec<Action>,
     ) {
-        let Some(mesh) = self.mesh.get(topic) else {
+        let Some(mesh) = self.overlay.mesh(topic) else {
             // Not subscribed: refuse, without a backoff of ours.
             out.prune(from, topic, self.config.prune_backoff.as_secs(), &[]);
             return;
@@ -151,24 +136,19 @@ impl GossipRouter {
         if mesh.contains(&from) {
             return;
         }
-        let full = mesh.len() >= self.config.mesh.d_hi && !self.outbound.contains(&from);
+        let full = mesh.len() >= self.config.mesh.d_hi && !self.is_outbound(from);
         if self.kind(from) == Kind::Floodsub || self.direct.contains(&from) {
             tracing::debug!(%from, %topic, "gossipsub: GRAFT from a floodsub or direct peer refused");
             out.prune(from, topic, self.config.prune_backoff.as_secs(), &[]);
-        } else if self.in_backoff(from, topic, now) {
+        } else if self.overlay.in_backoff(from, topic, now) {
             // Grafting while told to back off: a behaviour penalty (P7).
-            if let Some(score) = &mut self.score {
-                score.penalize(from, 1.0);
-            }
+            self.scores.penalize(from, 1.0);
             self.send_prune(from, topic, Reason::Penalty, now, out);
         } else if self.score(from, now) < 0.0 {
             self.send_prune(from, topic, Reason::Penalty, now, out);
         } else if full {
             self.send_prune(from, topic, Reason::Routine, now, out);
         } else {
-            if let Some(mesh) = self.mesh.get_mut(topic) {
-                mesh.insert(from);
-            }
             self.grafted(from, topic, now, actions);
         }
     }
@@ -177,21 +157,24 @@ impl GossipRouter {
     /// peers it offers dialed if it scores well enough.
     pub(crate) fn pruned(&mut self, from: PeerId, prune: ControlPrune, now: Instant, actions: &mut Vec<Action>) {
         let Some(topic) = prune.topic_id else { return };
-        if self.mesh.get_mut(&topic).is_some_and(|mesh| mesh.remove(&from)) {
-            if let Some(score) = &mut self.score {
-                score.prune(from, &topic, now);
-            }
+        if self.overlay.prune(&topic, from) {
+            self.scores.prune(from, &topic, now);
             actions.push(Action::Report(Event::Pruned { peer: from, topic: topic.clone() }));
         }
-        let backoff = asked_backoff(prune.backoff, self.config.prune_backoff);
-        self.set_backoff(from, &topic, now, backoff);
-        let accept_px = self.config.peer_exchange && self.score(from, now) >= self.thresholds.accept_px;
-        if !accept_px || !self.mesh.contains_key(&topic) {
+        // A backoff only for a topic we are in: one for any topic a peer
+        // names would let it fill the map, since backoffs outlive a
+        // disconnect.
+        if self.overlay.is_joined(&topic) {
+            let backoff = asked_backoff(prune.backoff, self.config.prune_backoff);
+            self.overlay.back_off(from, &topic, now, backoff);
+        }
+        let accept_px = self.config.peer_exchange && self.score(from, now) >= self.scores.thresholds().accept_px;
+        if !accept_px || !self.overlay.is_joined(&topic) {
             return;
         }
         let offered = prune.peers.into_iter().take(self.config.prune_peers);
         for peer in offered.filter_map(|info| PeerId::from_bytes(&info.peer_id?).ok()) {
-            if !self.connected.contains(&peer) {
+            if !self.is_connected(peer) {
                 actions.push(Action::Dial(peer));
             }
         }
@@ -200,9 +183,7 @@ impl GossipRouter {
     /// The heartbeat's upkeep of our mesh of `topic`.
     pub(crate) fn maintain_mesh(&mut self, topic: &str, now: Instant, out: &mut Outbox, actions: &mut Vec<Action>) {
         let subscribed: BTreeSet<PeerId> = self.gossip_peers(topic).into_iter().collect();
-        if let Some(mesh) = self.mesh.get_mut(topic) {
-            mesh.retain(|peer| subscribed.contains(peer));
-        }
+        self.overlay.retain_mesh(topic, |peer| subscribed.contains(peer));
         for peer in self.mesh_peers(topic) {
             if self.score(peer, now) < 0.0 {
                 self.remove_from_mesh(peer, topic, Reason::Penalty, now, out, actions);
@@ -213,7 +194,6 @@ impl GossipRouter {
         if mesh.len() < params.d_lo {
             let candidates = self.graft_candidates(topic, &mesh, now);
             for peer in self.rng.choose(candidates, params.d - mesh.len()) {
-                self.mesh.entry(topic.to_owned()).or_default().insert(peer);
                 self.add_to_mesh(peer, topic, now, out, actions);
             }
         } else if mesh.len() > params.d_hi {
@@ -238,10 +218,10 @@ impl GossipRouter {
         let mut rest = mesh.split_off(params.d_score.min(mesh.len()));
         self.rng.shuffle(&mut rest);
         let mut keep: BTreeSet<PeerId> = mesh.into_iter().collect();
-        let outbound_kept = keep.iter().filter(|peer| self.outbound.contains(peer)).count();
+        let outbound_kept = keep.iter().filter(|peer| self.is_outbound(**peer)).count();
         let wanted_outbound = params.d_out.saturating_sub(outbound_kept);
         let (outbound, inbound): (Vec<PeerId>, Vec<PeerId>) =
-            rest.into_iter().partition(|peer| self.outbound.contains(peer));
+            rest.into_iter().partition(|peer| self.is_outbound(*peer));
         let (first, later) = outbound.split_at(wanted_outbound.min(outbound.len()));
         for peer in first.iter().chain(later).chain(&inbound) {
             if keep.len() >= params.d {
@@ -255,15 +235,14 @@ impl GossipRouter {
     /// Grafts outbound peers until the mesh has `D_out` of them.
     fn meet_outbound_quota(&mut self, topic: &str, now: Instant, out: &mut Outbox, actions: &mut Vec<Action>) {
         let mesh: BTreeSet<PeerId> = self.mesh_peers(topic).into_iter().collect();
-        let outbound = mesh.iter().filter(|peer| self.outbound.contains(peer)).count();
+        let outbound = mesh.iter().filter(|peer| self.is_outbound(**peer)).count();
         let wanted = self.config.mesh.d_out.saturating_sub(outbound);
         if wanted == 0 || mesh.len() < self.config.mesh.d_lo {
             return;
         }
         let candidates: Vec<PeerId> =
-            self.graft_candidates(topic, &mesh, now).into_iter().filter(|peer| self.outbound.contains(peer)).collect();
+            self.graft_candidates(topic, &mesh, now).into_iter().filter(|peer| self.is_outbound(*peer)).collect();
         for peer in self.rng.choose(candidates, wanted) {
-            self.mesh.entry(topic.to_owned()).or_default().insert(peer);
             self.add_to_mesh(peer, topic, now, out, actions);
         }
     }
@@ -278,7 +257,7 @@ impl GossipRouter {
         let mut scores: Vec<f64> = mesh.iter().map(|peer| self.score(*peer, now)).collect();
         scores.sort_by(f64::total_cmp);
         let median = scores[scores.len() / 2];
-        if median >= self.thresholds.opportunistic_graft {
+        if median >= self.scores.thresholds().opportunistic_graft {
             return;
         }
         let candidates: Vec<PeerId> = self
@@ -288,7 +267,6 @@ impl GossipRouter {
             .collect();
         for peer in self.rng.choose(candidates, self.config.opportunistic_graft_peers) {
             tracing::debug!(%peer, %topic, "gossipsub: opportunistic graft");
-            self.mesh.entry(topic.to_owned()).or_default().insert(peer);
             self.add_to_mesh(peer, topic, now, out, actions);
         }
     }

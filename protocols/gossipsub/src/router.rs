@@ -3,9 +3,16 @@
 //! validation verdicts and heartbeats, with the time; it answers with
 //! actions (send, deliver, validate, dial, report). This file holds the
 //! state and the reactions to RPCs; `router/path.rs` the message path,
-//! `mesh.rs` the mesh (GRAFT, PRUNE, backoff,
-//! peer exchange), `gossip.rs` IHAVE/IWANT and their promises,
-//! `heartbeat.rs` the periodic upkeep, `score.rs` peer scoring.
+//! `mesh.rs` the mesh rules (GRAFT, PRUNE, backoff, peer exchange),
+//! `gossip.rs` IHAVE/IWANT and their promises, `heartbeat.rs` the
+//! periodic upkeep.
+//!
+//! **Each piece of state has one owner.** What the router keeps of a peer
+//! is one record ([`Peers`] with a [`PeerState`]), so a disconnect is
+//! one removal there; the three other owners that know peers forget it
+//! with one call each: the [`Overlay`] (meshes, fanouts and backoffs, by
+//! topic), the IWANT [`Promises`] (by message id) and [`PeerScore`]
+//! (which keeps a negative score for `retain_score`, as the spec wants).
 //!
 //! Spec: `libp2p-gossipsub-v1.0.md` "Message Processing", "Control
 //! Message Processing", "Topic Membership"; `-v1.1.md` "Peer Scoring",
@@ -14,7 +21,7 @@
 //!
 //! ```text
 //! RPC ─▶ graylisted sender? drop it all
-//!     ─▶ subscriptions ─▶ PeerTopics (who wants what)
+//!     ─▶ subscriptions ─▶ pubsub::Peers (who wants what)
 //!     ─▶ messages ─▶ budget ─▶ decode ─▶ seen? (a copy: scored) ─▶ signature (bad: P4)
 //!                   ─▶ validator? (Action::Validate … Router::validated) ─▶ accept:
 //!                      mcache ─▶ IDONTWANT to the mesh (large ones) ─▶ forward to the
@@ -23,14 +30,14 @@
 //! ```
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     time::{Duration, Instant},
 };
 
 use strata_core::PeerId;
 use strata_pubsub::{
-    Action, Budgets, Event, LocalTopics, Message, MessageId, PeerConnection, PeerTopics, Rpc, SeenCache, TooManyTopics,
-    TopicChange, Verdict, rpc::SubOpts,
+    Action, Event, FromConfig, LocalTopics, MeshRouter, Message, MessageId, PeerConnection, Peers, Rpc, SeenCache,
+    ServiceConfig, TopicChange, Verdict, Violation, rpc::SubOpts,
 };
 
 use crate::{
@@ -39,8 +46,9 @@ use crate::{
     gossip::Promises,
     mcache::MessageCache,
     outbox::{Outbox, message_rpc},
+    overlay::Overlay,
     rng::Rng,
-    score::{PeerScore, Thresholds},
+    score::PeerScore,
 };
 
 /// What a peer speaks, learned from the protocol of its streams.
@@ -68,27 +76,20 @@ impl Kind {
     }
 }
 
-/// A peer broke a rule: it loses the stream it did it on (the actions
-/// taken before the breach stand).
-#[derive(Debug, thiserror::Error)]
-pub enum Violation {
-    /// The RPC or its control part is not a valid protobuf.
-    #[error("malformed RPC")]
-    Malformed,
-    /// More topics than allowed.
-    #[error(transparent)]
-    TooManyTopics(#[from] TooManyTopics),
-    /// More messages a second than allowed.
-    #[error("more than its budget of {0} messages a second")]
-    OverBudget(u32),
-}
-
-/// What one peer did this heartbeat, bounded by the config.
+/// What the router keeps of one peer, beside its topics and budget (the
+/// rest of its [`strata_pubsub::Peer`] record).
 #[derive(Debug, Default)]
-pub(crate) struct Counters {
-    /// IHAVE entries received.
+pub(crate) struct PeerState {
+    /// What it speaks, once it opened a stream to us.
+    pub(crate) kind: Option<Kind>,
+    /// Whether we dialed it (for `D_out`).
+    pub(crate) outbound: bool,
+    /// When it last sent us a message (new or a copy): an IWANT promise
+    /// made before that is kept.
+    pub(crate) last_message: Option<Instant>,
+    /// IHAVE entries received this heartbeat.
     pub(crate) ihaves: usize,
-    /// Message ids asked for with IWANT.
+    /// Message ids asked for with IWANT this heartbeat.
     pub(crate) asked: usize,
     /// Ids it said it does not want (IDONTWANT), cleared each heartbeat.
     pub(crate) dont_send: HashSet<MessageId>,
@@ -108,29 +109,18 @@ struct Pending {
 #[derive(Debug)]
 pub struct GossipRouter {
     pub(crate) config: Config,
-    /// Our topics, and the peers told them.
+    /// Our topics.
     pub(crate) local: LocalTopics,
-    pub(crate) topics: PeerTopics,
-    pub(crate) kinds: HashMap<PeerId, Kind>,
-    pub(crate) connected: HashSet<PeerId>,
-    /// Peers we dialed (for `D_out`).
-    pub(crate) outbound: HashSet<PeerId>,
+    /// One record per peer known (connected, or heard from first).
+    pub(crate) peers: Peers<PeerState>,
+    /// The direct peers of the config (whether connected or not).
     pub(crate) direct: HashSet<PeerId>,
-    /// Our mesh per subscribed topic.
-    pub(crate) mesh: BTreeMap<String, BTreeSet<PeerId>>,
-    /// Peers we publish to, per topic we publish to without subscribing.
-    pub(crate) fanout: BTreeMap<String, BTreeSet<PeerId>>,
-    pub(crate) fanout_published: HashMap<String, Instant>,
-    /// Until when a (peer, topic) may not be grafted.
-    pub(crate) backoff: HashMap<(PeerId, String), Instant>,
-    pub(crate) counters: HashMap<PeerId, Counters>,
+    pub(crate) overlay: Overlay,
     pub(crate) promises: Promises,
-    pub(crate) score: Option<PeerScore>,
-    pub(crate) thresholds: Thresholds,
+    pub(crate) scores: PeerScore,
     pending: HashMap<MessageId, Pending>,
     pub(crate) seen: SeenCache,
     pub(crate) mcache: MessageCache,
-    budgets: Budgets,
     pub(crate) rng: Rng,
     pub(crate) ticks: u64,
 }
@@ -138,29 +128,17 @@ pub struct GossipRouter {
 impl GossipRouter {
     /// A router with `config`.
     pub fn new(config: Config) -> Self {
-        let (score, thresholds) = match &config.scoring {
-            Some((params, thresholds)) => (Some(PeerScore::new(params.clone(), config.seen_ttl)), *thresholds),
-            None => (None, Thresholds::default()),
-        };
+        let shared = &config.shared;
         Self {
             local: LocalTopics::default(),
-            topics: PeerTopics::new(config.max_topics_per_peer),
-            kinds: HashMap::new(),
-            connected: HashSet::new(),
-            outbound: HashSet::new(),
+            peers: Peers::new(shared.max_topics_per_peer(), shared.max_messages_per_sec()),
             direct: config.direct_peers.iter().map(|(peer, _)| *peer).collect(),
-            mesh: BTreeMap::new(),
-            fanout: BTreeMap::new(),
-            fanout_published: HashMap::new(),
-            backoff: HashMap::new(),
-            counters: HashMap::new(),
+            overlay: Overlay::default(),
             promises: Promises::default(),
-            score,
-            thresholds,
+            scores: PeerScore::new(config.scoring.clone(), shared.seen_ttl()),
             pending: HashMap::new(),
-            seen: SeenCache::new(config.seen_ttl, config.seen_capacity, config.seen_max_bytes),
+            seen: shared.seen_cache(),
             mcache: MessageCache::new(config.mcache_len, config.mcache_gossip),
-            budgets: Budgets::new(config.max_messages_per_sec),
             rng: Rng::new(config.seed),
             ticks: 0,
             config,
@@ -169,27 +147,34 @@ impl GossipRouter {
 
     /// The peers in our mesh of `topic`.
     pub fn mesh_peers(&self, topic: &str) -> Vec<PeerId> {
-        self.mesh.get(topic).map(|peers| peers.iter().copied().collect()).unwrap_or_default()
+        self.overlay.mesh_peers(topic)
     }
 
     /// The score of `peer` (0 with scoring off, or for a direct peer).
     pub fn score(&self, peer: PeerId, now: Instant) -> f64 {
-        match &self.score {
-            Some(score) if !self.direct.contains(&peer) => score.score(peer, now),
-            _ => 0.0,
-        }
+        if self.direct.contains(&peer) { 0.0 } else { self.scores.score(peer, now) }
     }
 
     /// Sets the application's score of a connected peer (P5); `false` for
     /// a peer not connected or with scoring off.
     pub fn set_application_score(&mut self, peer: PeerId, value: f64) -> bool {
-        self.score.as_mut().is_some_and(|score| score.set_application_score(peer, value))
+        self.scores.set_application_score(peer, value)
+    }
+
+    /// Whether `peer` is connected (known to the router).
+    pub(crate) fn is_connected(&self, peer: PeerId) -> bool {
+        self.peers.contains(peer)
+    }
+
+    /// Whether we dialed `peer`.
+    pub(crate) fn is_outbound(&self, peer: PeerId) -> bool {
+        self.peers.get(peer).is_some_and(|record| record.data.outbound)
     }
 
     /// What `peer` speaks; a peer not heard on a stream yet is taken for a
     /// meshsub peer without IDONTWANT.
     pub(crate) fn kind(&self, peer: PeerId) -> Kind {
-        self.kinds.get(&peer).copied().unwrap_or(Kind::Meshsub10)
+        self.peers.get(peer).and_then(|record| record.data.kind).unwrap_or(Kind::Meshsub10)
     }
 
     /// Peers subscribed to `topic` that may join a mesh or get gossip:
@@ -197,7 +182,7 @@ impl GossipRouter {
     /// caller's).
     pub(crate) fn gossip_peers(&self, topic: &str) -> Vec<PeerId> {
         let mut peers: Vec<PeerId> = self
-            .topics
+            .peers
             .peers_of(topic)
             .into_iter()
             .filter(|peer| self.kind(*peer) != Kind::Floodsub && !self.direct.contains(peer))
@@ -213,7 +198,7 @@ impl GossipRouter {
         now: Instant,
         actions: &mut Vec<Action>,
     ) -> Result<(), Violation> {
-        let (applied, error) = match self.topics.apply(from, changes) {
+        let (applied, error) = match self.peers.apply(from, changes) {
             Ok(applied) => (applied, None),
             Err(mut error) => (std::mem::take(&mut error.applied), Some(error)),
         };
@@ -221,13 +206,8 @@ impl GossipRouter {
             if subscribed {
                 actions.push(Action::Report(Event::Subscribed { peer: from, topic }));
             } else {
-                if self.mesh.get_mut(&topic).is_some_and(|mesh| mesh.remove(&from))
-                    && let Some(score) = &mut self.score
-                {
-                    score.prune(from, &topic, now);
-                }
-                if let Some(fanout) = self.fanout.get_mut(&topic) {
-                    fanout.remove(&from);
+                if self.overlay.unsubscribed(&topic, from) {
+                    self.scores.prune(from, &topic, now);
                 }
                 actions.push(Action::Report(Event::Unsubscribed { peer: from, topic }));
             }
@@ -254,7 +234,7 @@ impl GossipRouter {
             self.pruned(from, prune, now, actions);
         }
         // Gossip from a peer under the gossip threshold is ignored (v1.1).
-        if self.score(from, now) >= self.thresholds.gossip {
+        if self.score(from, now) >= self.scores.thresholds().gossip {
             self.ihave(from, control.ihave, now, out);
             self.iwant(from, control.iwant, out);
         }
@@ -262,43 +242,51 @@ impl GossipRouter {
     }
 }
 
-impl strata_pubsub::Router for GossipRouter {
-    type Violation = Violation;
+impl FromConfig for GossipRouter {
+    type Config = Config;
 
+    fn from_config(config: Config) -> (Self, ServiceConfig) {
+        let service = config.service();
+        (Self::new(config), service)
+    }
+}
+
+impl MeshRouter for GossipRouter {
+    fn mesh_peers(&self, topic: &str) -> Vec<PeerId> {
+        self.overlay.mesh_peers(topic)
+    }
+
+    fn score(&self, peer: PeerId, now: Instant) -> f64 {
+        GossipRouter::score(self, peer, now)
+    }
+
+    fn set_application_score(&mut self, peer: PeerId, score: f64) -> bool {
+        self.scores.set_application_score(peer, score)
+    }
+}
+
+impl strata_pubsub::Router for GossipRouter {
     fn peer_connected(&mut self, peer: PeerId, connection: &PeerConnection, _now: Instant) -> Vec<Action> {
-        self.topics.add_peer(peer);
-        self.connected.insert(peer);
         if connection.outbound {
-            self.outbound.insert(peer);
+            self.peers.entry(peer).data.outbound = true;
         }
-        if let Some(score) = &mut self.score {
-            score.add_peer(peer, connection.remote_addr.ip());
-        }
-        let Some(rpc) = self.local.greet(peer) else { return Vec::new() };
+        self.scores.add_peer(peer, connection.remote_addr.ip());
+        let Some(rpc) = self.peers.greet(peer, &self.local) else { return Vec::new() };
         vec![Action::Send { peer, rpc }]
     }
 
+    /// The peer's record goes, and the other owners forget it.
     fn peer_disconnected(&mut self, peer: PeerId, now: Instant) -> Vec<Action> {
-        self.local.forget(peer);
-        self.budgets.remove(peer);
-        self.kinds.remove(&peer);
-        self.connected.remove(&peer);
-        self.outbound.remove(&peer);
-        self.counters.remove(&peer);
+        self.overlay.remove_peer(peer);
         self.promises.forget(peer);
-        for peers in self.mesh.values_mut().chain(self.fanout.values_mut()) {
-            peers.remove(&peer);
-        }
-        if let Some(score) = &mut self.score {
-            score.remove_peer(peer, now);
-        }
-        let topics = self.topics.remove_peer(peer);
+        self.scores.remove_peer(peer, now);
+        let topics = self.peers.remove(peer);
         topics.into_iter().map(|topic| Action::Report(Event::Unsubscribed { peer, topic })).collect()
     }
 
     fn peer_protocol(&mut self, peer: PeerId, protocol: &str) {
         if let Some(kind) = Kind::of(protocol) {
-            self.kinds.insert(peer, kind);
+            self.peers.entry(peer).data.kind = Some(kind);
         }
     }
 
@@ -309,9 +297,7 @@ impl strata_pubsub::Router for GossipRouter {
             return actions;
         }
         let mut out = Outbox::default();
-        let mut peers: Vec<PeerId> = self.topics.peers().collect();
-        peers.sort();
-        for peer in peers {
+        for peer in self.peers.sorted() {
             out.subscription(peer, topic, subscribed);
         }
         if subscribed {
@@ -326,35 +312,35 @@ impl strata_pubsub::Router for GossipRouter {
     fn publish(&mut self, raw: Vec<u8>, message: &Message, local: PeerId, now: Instant) -> Vec<Action> {
         let mut actions = Vec::new();
         let Some(topic) = message.topics.first() else { return actions };
-        let id = self.config.message_id.id(message);
+        let id = self.config.shared.message_id().id(message);
         self.seen.insert(id.clone(), now);
         self.mcache.put(id, raw.clone(), topic);
-        let publish_threshold = self.thresholds.publish;
+        let publish_threshold = self.scores.thresholds().publish;
         let mut targets: BTreeSet<PeerId> = if self.config.flood_publish {
-            let peers = self.topics.peers_of(topic);
+            let peers = self.peers.peers_of(topic);
             peers.into_iter().filter(|peer| self.score(*peer, now) >= publish_threshold).collect()
-        } else if let Some(mesh) = self.mesh.get(topic) {
+        } else if let Some(mesh) = self.overlay.mesh(topic) {
             mesh.clone()
+        } else if let Some(fanout) = self.overlay.fanout(topic) {
+            fanout.clone()
         } else {
-            if !self.fanout.contains_key(topic) {
-                let candidates: Vec<PeerId> = self
-                    .gossip_peers(topic)
-                    .into_iter()
-                    .filter(|peer| self.score(*peer, now) >= publish_threshold)
-                    .collect();
-                let chosen = self.rng.choose(candidates, self.config.mesh.d);
-                self.fanout.insert(topic.clone(), chosen.into_iter().collect());
-            }
-            self.fanout.get(topic).cloned().unwrap_or_default()
+            let candidates: Vec<PeerId> = self
+                .gossip_peers(topic)
+                .into_iter()
+                .filter(|peer| self.score(*peer, now) >= publish_threshold)
+                .collect();
+            let chosen: BTreeSet<PeerId> = self.rng.choose(candidates, self.config.mesh.d).into_iter().collect();
+            self.overlay.set_fanout(topic, chosen.clone());
+            chosen
         };
         targets.extend(
-            self.topics
+            self.peers
                 .peers_of(topic)
                 .into_iter()
                 .filter(|peer| self.kind(*peer) == Kind::Floodsub || self.direct.contains(peer)),
         );
         if !self.local.contains(topic) {
-            self.fanout_published.insert(topic.clone(), now);
+            self.overlay.published(topic, now);
         }
         targets.remove(&local);
         let mut out = Outbox::default();
@@ -367,7 +353,7 @@ impl strata_pubsub::Router for GossipRouter {
     }
 
     fn receive(&mut self, from: PeerId, bytes: &[u8], now: Instant) -> (Vec<Action>, Option<Violation>) {
-        if self.score(from, now) < self.thresholds.graylist {
+        if self.score(from, now) < self.scores.thresholds().graylist {
             tracing::trace!(%from, "gossipsub: ignoring an RPC of a graylisted peer");
             return (Vec::new(), None);
         }
@@ -376,8 +362,8 @@ impl strata_pubsub::Router for GossipRouter {
         if let Err(violation) = self.subscriptions(from, rpc.subscriptions, now, &mut actions) {
             return (actions, Some(violation));
         }
-        if !rpc.publish.is_empty() && !self.budgets.spend(from, rpc.publish.len(), now) {
-            return (actions, Some(Violation::OverBudget(self.budgets.per_sec())));
+        if !rpc.publish.is_empty() && !self.peers.spend(from, rpc.publish.len(), now) {
+            return (actions, Some(Violation::OverBudget(self.peers.per_sec())));
         }
         let mut out = Outbox::default();
         for raw in rpc.publish {
@@ -405,15 +391,9 @@ impl strata_pubsub::Router for GossipRouter {
             }
             Verdict::Reject => {
                 tracing::debug!(%from, "gossipsub: the application rejected a message");
-                if let Some(score) = &mut self.score {
-                    score.rejected(id);
-                }
+                self.scores.rejected(id);
             }
-            Verdict::Ignore => {
-                if let Some(score) = &mut self.score {
-                    score.ignored(id);
-                }
-            }
+            Verdict::Ignore => self.scores.ignored(id),
         }
         actions
     }
@@ -423,17 +403,11 @@ impl strata_pubsub::Router for GossipRouter {
     }
 
     fn peers_of(&self, topic: &str) -> Vec<PeerId> {
-        self.topics.peers_of(topic)
+        self.peers.peers_of(topic)
     }
 
     fn peer_count(&self) -> usize {
-        self.topics
-            .len()
-            .max(self.local.greeted())
-            .max(self.budgets.len())
-            .max(self.kinds.len())
-            .max(self.counters.len())
-            .max(self.connected.len())
+        self.peers.len()
     }
 }
 

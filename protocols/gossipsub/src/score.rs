@@ -16,6 +16,11 @@
 //!
 //! Only topics we are subscribed to are counted (the router asks), so a
 //! peer cannot grow this state with topics of its own choosing.
+//!
+//! All score state is here, behind `PeerScore`'s methods: the router
+//! tells it what happened and asks for scores and thresholds. With scoring
+//! off it keeps nothing, every score is 0 and the thresholds are the
+//! defaults (all at or below 0, so nobody is cut off).
 
 mod params;
 
@@ -76,10 +81,12 @@ struct Delivery {
     copies: HashSet<PeerId>,
 }
 
-/// The scores of the peers we know.
+/// The scores of the peers we know (nothing, with scoring off).
 #[derive(Debug)]
 pub(crate) struct PeerScore {
-    params: ScoreParams,
+    /// `None`: scoring is off.
+    params: Option<ScoreParams>,
+    thresholds: Thresholds,
     peers: HashMap<PeerId, PeerStats>,
     /// Connected peers per IP (for P6).
     ips: HashMap<IpAddr, HashSet<PeerId>>,
@@ -93,9 +100,14 @@ pub(crate) struct PeerScore {
 }
 
 impl PeerScore {
-    pub(crate) fn new(params: ScoreParams, delivery_ttl: Duration) -> Self {
+    pub(crate) fn new(scoring: Option<(ScoreParams, Thresholds)>, delivery_ttl: Duration) -> Self {
+        let (params, thresholds) = match scoring {
+            Some((params, thresholds)) => (Some(params), thresholds),
+            None => (None, Thresholds::default()),
+        };
         Self {
             params,
+            thresholds,
             peers: HashMap::new(),
             ips: HashMap::new(),
             deliveries: HashMap::new(),
@@ -106,13 +118,19 @@ impl PeerScore {
         }
     }
 
-    fn topic_params(&self, topic: &str) -> Option<&TopicScoreParams> {
-        self.params.topics.get(topic).or(self.params.default_topic.as_ref())
+    /// The thresholds scores are compared with.
+    pub(crate) fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
     }
 
-    /// The score of `peer` now; 0 for a peer never seen.
+    fn topic_params(&self, topic: &str) -> Option<&TopicScoreParams> {
+        let params = self.params.as_ref()?;
+        params.topics.get(topic).or(params.default_topic.as_ref())
+    }
+
+    /// The score of `peer` now; 0 for a peer never seen, or scoring off.
     pub(crate) fn score(&self, peer: PeerId, now: Instant) -> f64 {
-        let Some(stats) = self.peers.get(&peer) else { return 0.0 };
+        let (Some(params), Some(stats)) = (&self.params, self.peers.get(&peer)) else { return 0.0 };
         let mut topics = 0.0;
         for (topic, t) in &stats.topics {
             let Some(p) = self.topic_params(topic) else { continue };
@@ -132,30 +150,33 @@ impl PeerScore {
             topic_score += t.invalid_deliveries * t.invalid_deliveries * p.invalid_message_deliveries_weight;
             topics += topic_score * p.topic_weight;
         }
-        let mut score = topics.min(self.params.topic_score_cap);
-        score += stats.application * self.params.app_specific_weight;
-        score += self.colocation(stats) * self.params.ip_colocation_factor_weight;
-        let excess = stats.behaviour_penalty - self.params.behaviour_penalty_threshold;
+        let mut score = topics.min(params.topic_score_cap);
+        score += stats.application * params.app_specific_weight;
+        score += self.colocation(params, stats) * params.ip_colocation_factor_weight;
+        let excess = stats.behaviour_penalty - params.behaviour_penalty_threshold;
         if excess > 0.0 {
-            score += excess * excess * self.params.behaviour_penalty_weight;
+            score += excess * excess * params.behaviour_penalty_weight;
         }
         score
     }
 
     /// P6: the squared surplus of peers on this peer's IP.
-    fn colocation(&self, stats: &PeerStats) -> f64 {
+    fn colocation(&self, params: &ScoreParams, stats: &PeerStats) -> f64 {
         let Some(ip) = stats.ip else { return 0.0 };
-        if self.params.ip_colocation_factor_whitelist.iter().any(|range| range.contains(ip)) {
+        if params.ip_colocation_factor_whitelist.iter().any(|range| range.contains(ip)) {
             return 0.0;
         }
         #[allow(clippy::cast_precision_loss)] // peer counts are far below 2^52
         let count = self.ips.get(&ip).map_or(0, HashSet::len) as f64;
-        let surplus = count - self.params.ip_colocation_factor_threshold;
+        let surplus = count - params.ip_colocation_factor_threshold;
         if surplus > 0.0 { surplus * surplus } else { 0.0 }
     }
 
     /// A peer connected from `ip`: its kept score, if any, is its score again.
     pub(crate) fn add_peer(&mut self, peer: PeerId, ip: Option<IpAddr>) {
+        if self.params.is_none() {
+            return;
+        }
         let stats = self.peers.entry(peer).or_default();
         if stats.expires.take().is_some() {
             self.kept -= 1;
@@ -185,8 +206,9 @@ impl PeerScore {
                 self.ips.remove(&ip);
             }
         }
+        let retain = self.params.as_ref().map_or(Duration::ZERO, |params| params.retain_score);
         if keep && let Some(stats) = self.peers.get_mut(&peer) {
-            stats.expires = Some(now + self.params.retain_score);
+            stats.expires = Some(now + retain);
             self.kept += 1;
         } else {
             self.peers.remove(&peer);
@@ -219,6 +241,9 @@ impl PeerScore {
 
     /// The first copy of a message, from `from`, before validation.
     pub(crate) fn validating(&mut self, from: PeerId, id: &MessageId, topic: &str, now: Instant) {
+        if self.params.is_none() {
+            return;
+        }
         if self.deliveries.len() >= MAX_DELIVERIES
             && let Some((_, oldest)) = self.delivery_order.pop_front()
         {
@@ -324,8 +349,8 @@ impl PeerScore {
     /// Decays the counters (once per elapsed decay interval) and drops
     /// expired peers and delivery records.
     pub(crate) fn refresh(&mut self, now: Instant) {
+        let Some(interval) = self.params.as_ref().map(|params| params.decay_interval) else { return };
         let last = *self.last_decay.get_or_insert(now);
-        let interval = self.params.decay_interval;
         let elapsed = now.saturating_duration_since(last);
         if elapsed >= interval {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // whole intervals, bounded
@@ -346,22 +371,30 @@ impl PeerScore {
     }
 
     fn decay(&mut self, ticks: i32) {
-        let floor = self.params.decay_to_zero;
+        let Some(params) = &self.params else { return };
+        let floor = params.decay_to_zero;
         let decayed = |value: f64, decay: f64| {
             let value = value * decay.powi(ticks);
             if value.abs() < floor { 0.0 } else { value }
         };
-        let behaviour_decay = self.params.behaviour_penalty_decay;
+        let behaviour_decay = params.behaviour_penalty_decay;
         for stats in self.peers.values_mut() {
             stats.behaviour_penalty = decayed(stats.behaviour_penalty, behaviour_decay);
             for (topic, t) in &mut stats.topics {
-                let Some(p) = self.params.topics.get(topic).or(self.params.default_topic.as_ref()) else { continue };
+                let Some(p) = params.topics.get(topic).or(params.default_topic.as_ref()) else { continue };
                 t.first_deliveries = decayed(t.first_deliveries, p.first_message_deliveries_decay);
                 t.mesh_deliveries = decayed(t.mesh_deliveries, p.mesh_message_deliveries_decay);
                 t.mesh_failure_penalty = decayed(t.mesh_failure_penalty, p.mesh_failure_penalty_decay);
                 t.invalid_deliveries = decayed(t.invalid_deliveries, p.invalid_message_deliveries_decay);
             }
         }
+    }
+
+    /// Whether anything kept per peer mentions `peer` (its stats, its
+    /// IP); delivery records are per message and expire on their own.
+    #[cfg(test)]
+    pub(crate) fn mentions(&self, peer: PeerId) -> bool {
+        self.peers.contains_key(&peer) || self.ips.values().any(|peers| peers.contains(&peer))
     }
 
     /// Whether `peer`'s score is kept while it is disconnected.

@@ -21,13 +21,23 @@ async fn node(config: Config) -> (Host, Gossipsub) {
     (host, pubsub)
 }
 
-async fn in_mesh(pubsub: &Gossipsub, peer: PeerId, topic: &str) {
+/// Waits (bounded) until `check` holds, looking again at each of the
+/// service's events: every change of the peers' topics and of our meshes
+/// is one.
+async fn until<R: strata_pubsub::Router>(pubsub: &strata_pubsub::Service<R>, check: impl Fn() -> bool) {
+    let mut events = pubsub.events();
     within(async {
-        while !pubsub.mesh_peers(topic).contains(&peer) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        while !check() {
+            if let Err(tokio::sync::broadcast::error::RecvError::Closed) = events.recv().await {
+                panic!("the service stopped");
+            }
         }
     })
     .await;
+}
+
+async fn in_mesh(pubsub: &Gossipsub, peer: PeerId, topic: &str) {
+    until(pubsub, || pubsub.mesh_peers(topic).contains(&peer)).await;
 }
 
 async fn next(subscription: &mut Subscription) -> Message {
@@ -93,16 +103,14 @@ async fn a_floodsub_node_gets_and_sends_messages_but_never_joins_the_mesh() {
     let flood = strata_floodsub::Floodsub::attach(&f, strata_floodsub::Config::default()).unwrap();
     let (mut sub_g, mut sub_f) = (gossip.subscribe("mixed"), flood.subscribe("mixed"));
     within(f.dial(address_of(&g))).await.unwrap();
-    within(async {
-        while !gossip.peers("mixed").contains(&f.peer_id()) || !flood.peers("mixed").contains(&g.peer_id()) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    until(&gossip, || gossip.peers("mixed").contains(&f.peer_id())).await;
+    until(&flood, || flood.peers("mixed").contains(&g.peer_id())).await;
     gossip.publish("mixed", "to floodsub").unwrap();
     assert_eq!(next(&mut sub_f).await.text(), "to floodsub");
     flood.publish("mixed", "to gossipsub").unwrap();
     assert_eq!(next(&mut sub_g).await.text(), "to gossipsub");
+    // Three heartbeats for a wrong graft to happen. (A sleep: the absence
+    // of a graft is no event to wait for.)
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(gossip.mesh_peers("mixed").is_empty(), "a floodsub peer is never grafted");
 }
@@ -115,12 +123,7 @@ async fn leaving_a_topic_prunes_the_mesh() {
     within(a.dial(address_of(&b))).await.unwrap();
     in_mesh(&pub_b, a.peer_id(), "t").await;
     drop(sub_a);
-    within(async {
-        while pub_b.mesh_peers("t").contains(&a.peer_id()) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    until(&pub_b, || !pub_b.mesh_peers("t").contains(&a.peer_id())).await;
     assert!(pub_a.mesh_peers("t").is_empty());
 }
 
@@ -129,6 +132,8 @@ async fn an_async_validator_decides_what_is_delivered_and_forwarded() {
     use strata_gossipsub::{Validator, Verdict};
     // b validates asynchronously: "bad" is rejected, the rest accepted.
     let validator = Validator::asynchronous(|_from, message: Message| async move {
+        // A slow validator, as the application's may be: the sleep is the
+        // behaviour under test, not a wait.
         tokio::time::sleep(Duration::from_millis(20)).await;
         if message.data == b"bad" { Verdict::Reject } else { Verdict::Accept }
     });
@@ -156,16 +161,14 @@ async fn a_direct_peer_is_dialed_sent_everything_and_never_grafted() {
     let (a, pub_a) = node(fast().with_direct_peer(b.peer_id(), vec![address_of(&b)])).await;
     let (mut sub_a, mut sub_b) = (pub_a.subscribe("d"), pub_b.subscribe("d"));
     // Nobody dials by hand: a's first heartbeat dials its direct peer.
-    within(async {
-        while !a.is_connected(b.peer_id()) || pub_a.peers("d").is_empty() || pub_b.peers("d").is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    until(&pub_a, || pub_a.peers("d").contains(&b.peer_id())).await;
+    until(&pub_b, || pub_b.peers("d").contains(&a.peer_id())).await;
     pub_a.publish("d", "to my direct peer").unwrap();
     assert_eq!(next(&mut sub_b).await.text(), "to my direct peer");
     pub_b.publish("d", "and back").unwrap();
     assert_eq!(next(&mut sub_a).await.text(), "and back");
+    // Three heartbeats for a wrong graft to happen. (A sleep: the absence
+    // of a graft is no event to wait for.)
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(pub_a.mesh_peers("d").is_empty(), "a direct peer is not grafted");
     assert!(pub_b.mesh_peers("d").is_empty(), "and b's GRAFT to a was refused");

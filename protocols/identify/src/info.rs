@@ -79,7 +79,7 @@ impl Info {
     /// The message bytes (without the length prefix).
     pub fn encode(&self) -> Vec<u8> {
         IdentifyProto {
-            public_key: self.public_key.map(|key| key.encode_protobuf()),
+            public_key: self.public_key.as_ref().map(PublicKey::encode_protobuf),
             listen_addrs: self.listen_addrs.iter().map(Multiaddr::to_vec).collect(),
             protocols: self.protocols.clone(),
             observed_addr: self.observed_addr.as_ref().map(Multiaddr::to_vec),
@@ -148,6 +148,18 @@ mod tests {
         let key = Keypair::ed25519_from_secret([1; 32]);
         let info = sample(&key);
         assert_eq!(Info::decode(&info.encode(), key.peer_id()).unwrap(), info);
+    }
+
+    #[test]
+    fn keys_of_every_generated_type_round_trip_and_name_their_peer() {
+        for key in [Keypair::generate_secp256k1(), Keypair::generate_ecdsa()] {
+            let info = sample(&key);
+            assert_eq!(Info::decode(&info.encode(), key.peer_id()).unwrap(), info, "{:?}", key.key_type());
+            assert!(matches!(
+                Info::decode(&info.encode(), PeerId::random()),
+                Err(InfoError::KeyMismatch { actual, .. }) if actual == key.peer_id()
+            ));
+        }
     }
 
     #[test]

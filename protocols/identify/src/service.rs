@@ -5,8 +5,10 @@
 //!
 //! ```text
 //! new connection ──▶ request "/ipfs/id/1.0.0" ──▶ one Identify ──▶ verify ──▶ peer store, Event::Received
-//! inbound "/ipfs/id/1.0.0"      ──▶ respond with our Identify (observedAddr = the stream's remote address)
-//! listen addrs / protocols change ──▶ open "/ipfs/id/push/1.0.0" to each peer ──▶ write our Identify, close
+//! inbound "/ipfs/id/1.0.0"      ──▶ respond with our Identify (observedAddr = the stream's remote address,
+//!                                  listenAddrs = Host::advertised_addrs for that address: confirmed
+//!                                  external addresses, and no loopback/private one to a public peer)
+//! listen/external addrs, protocols change ──▶ open "/ipfs/id/push/1.0.0" to each peer ──▶ write our Identify, close
 //! inbound "/ipfs/id/push/1.0.0" ──▶ read one Identify ──▶ verify ──▶ peer store, Event::Received
 //! ```
 //!
@@ -131,7 +133,7 @@ fn local_info(shared: &Shared, observed: Option<strata_core::Multiaddr>) -> Info
         public_key: Some(host.public_key()),
         protocol_version: Some(shared.config.protocol_version.clone()),
         agent_version: Some(shared.config.agent_version.clone()),
-        listen_addrs: host.listen_addrs(),
+        listen_addrs: observed.as_ref().map_or_else(|| host.listen_addrs(), |remote| host.advertised_addrs(remote)),
         observed_addr: observed,
         protocols: host.protocols(),
     }
@@ -149,9 +151,12 @@ fn learned(shared: &Shared, peer: PeerId, info: &Info) {
             known.protocol_version.clone_from(&info.protocol_version);
         }
         if info.public_key.is_some() {
-            known.public_key = info.public_key;
+            known.public_key.clone_from(&info.public_key);
         }
     });
+    if let Some(observed) = &info.observed_addr {
+        shared.host.report_observed_addr(peer, observed.clone());
+    }
     let _ = shared.events.send(Event::Received { peer, info: Box::new(info.clone()) });
 }
 
@@ -224,7 +229,13 @@ async fn follow(shared: Arc<Shared>, mut lifecycle: Lifecycle, mut events: broad
                 None => return, // shut down
             },
             event = events.recv() => match event {
-                Ok(strata_host::Event::ListenAddr { .. } | strata_host::Event::ProtocolsChanged) if shared.config.push => {
+                Ok(
+                    strata_host::Event::ListenAddr { .. }
+                    | strata_host::Event::ListenAddrExpired { .. }
+                    | strata_host::Event::ExternalAddrConfirmed { .. }
+                    | strata_host::Event::ExternalAddrExpired { .. }
+                    | strata_host::Event::ProtocolsChanged,
+                ) if shared.config.push => {
                     for peer in shared.host.connected_peers() {
                         shared.host.spawn(push(Arc::clone(&shared), peer));
                     }

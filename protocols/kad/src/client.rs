@@ -17,17 +17,21 @@
 //! bootstrap  = lookup(our own id), then a random id in each non-empty bucket
 //! ```
 
-use std::{collections::HashSet, sync::Arc, time::Instant};
+use std::{
+    collections::HashSet,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures::{StreamExt as _, stream::FuturesUnordered};
 use strata_core::{Multiaddr, PeerId, framing};
-use strata_host::RequestConfig;
+use strata_host::{RequestConfig, RequestError};
 use tokio::io::AsyncWriteExt;
 
 use crate::{
     Kad, PROTOCOL,
     key::Key,
-    proto::{ConnectionType, KadPeer, Message, MessageType, Record},
+    proto::{ConnectionType, KadPeer, Message, MessageError, MessageType, Record},
     query::{Query, Step},
     service::{Error, Shared},
     store::Provider,
@@ -41,6 +45,29 @@ pub struct LookupStats {
     /// Hops from us to the nearest peer that answered (1: a peer of our
     /// own table).
     pub hops: u32,
+}
+
+/// Why one request to one peer failed: logged, and the lookup goes on
+/// without that peer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RpcError {
+    /// Dialing, the stream or its limits failed.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The answer is not a Kademlia message.
+    #[error("malformed response: {0}")]
+    Malformed(#[from] MessageError),
+    /// The answer is of another type than the request.
+    #[error("a {sent:?} answered with {got:?}")]
+    WrongType {
+        /// The request's type.
+        sent: MessageType,
+        /// The answer's.
+        got: MessageType,
+    },
+    /// A request that gets no answer was not sent in time.
+    #[error("not sent within {0:?}")]
+    Timeout(Duration),
 }
 
 /// Whether a lookup goes on after a response.
@@ -58,28 +85,27 @@ impl Shared {
     }
 
     /// One request and its response, on a fresh stream.
-    pub(crate) async fn rpc(&self, peer: PeerId, request: &Message) -> Result<Message, String> {
-        let response = self
-            .host
-            .request(peer, PROTOCOL, &request.encode(), &self.request_config())
-            .await
-            .map_err(|error| error.to_string())?;
-        let response = Message::decode(&response).map_err(|error| error.to_string())?;
+    pub(crate) async fn rpc(&self, peer: PeerId, request: &Message) -> Result<Message, RpcError> {
+        let response = self.host.request(peer, PROTOCOL, &request.encode(), &self.request_config()).await?;
+        let response = Message::decode(&response)?;
         if response.kind != request.kind {
-            return Err(format!("a {:?} answered with {:?}", request.kind, response.kind));
+            return Err(RpcError::WrongType { sent: request.kind, got: response.kind });
         }
         Ok(response)
     }
 
     /// A request that gets no answer (`ADD_PROVIDER`).
-    async fn send_only(&self, peer: PeerId, request: &Message) -> Result<(), String> {
+    async fn send_only(&self, peer: PeerId, request: &Message) -> Result<(), RpcError> {
         let send = async {
-            self.host.dial_peer(peer).await.map_err(|error| error.to_string())?;
-            let mut stream = self.host.open_stream(peer, &[PROTOCOL]).await.map_err(|error| error.to_string())?;
-            framing::write_length_prefixed(&mut stream, &request.encode()).await.map_err(|error| error.to_string())?;
-            stream.shutdown().await.map_err(|error| error.to_string())
+            self.host.dial_peer(peer).await.map_err(RequestError::Host)?;
+            let mut stream = self.host.open_stream(peer, &[PROTOCOL]).await.map_err(RequestError::Host)?;
+            let request = self.addressed_to(request, stream.remote_addr());
+            framing::write_length_prefixed(&mut stream, &request.encode()).await.map_err(RequestError::Stream)?;
+            stream.shutdown().await.map_err(|error| RequestError::Stream(error.into()))?;
+            Ok(())
         };
-        tokio::time::timeout(self.config.query.request_timeout, send).await.unwrap_or(Err("timed out".into()))
+        let timeout = self.config.query.request_timeout;
+        tokio::time::timeout(timeout, send).await.unwrap_or(Err(RpcError::Timeout(timeout)))
     }
 
     /// An iterative lookup of `key` sending `request` to each peer;
@@ -147,9 +173,27 @@ impl Shared {
         self.config.validator.as_ref().is_none_or(|validator| validator.validate(record))
     }
 
-    /// Our own entry for a provider list: our id and listen addresses.
+    /// Our own entry for a provider list, without addresses: each peer it
+    /// goes to gets those it may be told (`addressed_to`, and the server's
+    /// `GET_PROVIDERS` answers), never one list for everyone.
     fn local_peer(&self) -> KadPeer {
-        KadPeer { id: self.host.peer_id(), addrs: self.host.listen_addrs(), connection: ConnectionType::Connected }
+        KadPeer { id: self.host.peer_id(), addrs: Vec::new(), connection: ConnectionType::Connected }
+    }
+
+    /// `request` as sent to a peer seen at `remote`: our own entry in it
+    /// (an `ADD_PROVIDER`'s) lists only the addresses that peer may be told
+    /// ([`strata_host::Host::advertised_addrs`]: no loopback or private
+    /// address to a public peer, which would store and hand them out).
+    fn addressed_to<'a>(&self, request: &'a Message, remote: &Multiaddr) -> std::borrow::Cow<'a, Message> {
+        let local = self.host.peer_id();
+        if !request.provider_peers.iter().any(|peer| peer.id == local) {
+            return std::borrow::Cow::Borrowed(request);
+        }
+        let mut request = request.clone();
+        for peer in request.provider_peers.iter_mut().filter(|peer| peer.id == local) {
+            peer.addrs = self.host.advertised_addrs(remote);
+        }
+        std::borrow::Cow::Owned(request)
     }
 }
 
@@ -260,7 +304,8 @@ impl Kad {
     }
 
     /// Announces this node as a provider of `key` to the k nearest peers
-    /// (and in its own store); returns how many were told.
+    /// (and in its own store, without addresses: a `GET_PROVIDERS` answer
+    /// fills in what its asker may be told); returns how many were told.
     pub async fn provide(&self, key: &[u8]) -> Result<usize, Error> {
         let local = self.shared.local_peer();
         let expires = Instant::now() + self.shared.config.ttls.provider_ttl;

@@ -5,13 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
-use std::time::Duration;
-
 use strata_core::PeerId;
 use strata_host::{Host, RequestConfig};
 use strata_identify::Identify;
 use strata_kad::{Config, Error, Kad, Mode, PROTOCOL, Record, RecordValidator, key::Key};
-use strata_testkit::{address_of, host, within};
+use strata_testkit::{address_of, eventually, host, within};
 
 struct Node {
     host: Host,
@@ -85,26 +83,71 @@ async fn a_provider_is_found_from_another_node_with_its_addresses() {
     let nodes = network(12, &small()).await;
     let told = within(nodes[4].kad.provide(b"topic:chat")).await.unwrap();
     assert!(told >= 1);
-    tokio::time::sleep(Duration::from_millis(100)).await; // ADD_PROVIDER has no answer to wait for
-    let providers = within(nodes[10].kad.providers(b"topic:chat")).await.unwrap();
-    let (peer, addrs) = providers.iter().find(|(peer, _)| *peer == nodes[4].host.peer_id()).expect("found");
-    assert_eq!(*peer, nodes[4].host.peer_id());
+    // ADD_PROVIDER has no answer: the record is stored when a lookup finds it.
+    let provider = nodes[4].host.peer_id();
+    let found_by_10 = async || {
+        let providers = nodes[10].kad.providers(b"topic:chat").await.unwrap_or_default();
+        providers.into_iter().find(|(peer, _)| *peer == provider)
+    };
+    eventually("node 10 finds node 4 providing", async || found_by_10().await.is_some()).await;
+    let (peer, addrs) = found_by_10().await.expect("found");
+    assert_eq!(peer, nodes[4].host.peer_id());
     assert!(addrs.contains(&address_of(&nodes[4].host).without_peer_id()), "{addrs:?}");
 }
 
 #[tokio::test]
 async fn a_client_asks_but_never_enters_a_routing_table() {
     let nodes = network(6, &small()).await;
+    let mut events: Vec<_> = nodes.iter().map(|node| node.host.events()).collect();
     let client = node(small().with_mode(Mode::Client)).await;
     client.kad.add_address(nodes[0].host.peer_id(), &address_of(&nodes[0].host));
     within(client.kad.bootstrap()).await.unwrap();
     within(nodes[1].kad.put_value(b"k", b"v".to_vec())).await.unwrap();
     assert_eq!(within(client.kad.get_value(b"k")).await.unwrap(), b"v");
-    tokio::time::sleep(Duration::from_millis(300)).await; // identify has answered by now
+    // Each node the client reached has heard from identify what the client
+    // serves, and its routing table has followed.
+    for (node, events) in nodes.iter().zip(&mut events) {
+        if node.host.is_connected(client.host.peer_id()) {
+            identified(events, client.host.peer_id()).await;
+            settled(node).await;
+        }
+    }
     for node in &nodes {
         assert!(!node.kad.routing_table().contains(&client.host.peer_id()), "a client is never in a table");
     }
     assert!(!client.host.protocols().iter().any(|protocol| protocol == PROTOCOL), "a client does not serve kad");
+}
+
+/// Waits for the host's report that identify told it what `peer` serves.
+async fn identified(events: &mut tokio::sync::broadcast::Receiver<strata_host::Event>, peer: PeerId) {
+    within(async {
+        loop {
+            if let strata_host::Event::PeerProtocolsChanged { peer: p } = events.recv().await.unwrap()
+                && p == peer
+            {
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+/// Waits until `node`'s routing table has followed every change of the
+/// peers' protocols reported so far: it follows them in order, so once a
+/// witness, reported as a server after them, is in the table, so are they.
+async fn settled(node: &Node) {
+    // A witness whose bucket has room (k = 4): it enters at once.
+    let local = Key::of_peer(node.host.peer_id());
+    let bucket = |peer: PeerId| local.distance(&Key::of_peer(peer)).bucket();
+    let table = node.kad.routing_table();
+    let witness = std::iter::repeat_with(PeerId::random)
+        .find(|&witness| table.iter().filter(|&&peer| bucket(peer) == bucket(witness)).count() < 4)
+        .expect("a peer id in a bucket with room");
+    node.host.update_peer(witness, |info| {
+        info.protocols = vec![PROTOCOL.to_owned()];
+        info.addrs = vec!["/ip4/127.0.0.1/tcp/9".parse().unwrap()];
+    });
+    eventually("the witness enters the routing table", async || node.kad.routing_table().contains(&witness)).await;
 }
 
 struct NoBad;

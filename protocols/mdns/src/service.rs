@@ -10,7 +10,8 @@
 //!                                                    a dial (with auto-dial)
 //! timers: query (at start, after 1 s, then every query_interval), interface poll
 //!   (new interfaces joined and asked on; gone ones left), expiry
-//! stop (the host shuts down, or every handle is dropped): a goodbye (TTL 0)
+//! stop (the host shuts down; dropping the handles does not stop it, as with
+//!   every service): a goodbye (TTL 0)
 //! ```
 
 use std::{
@@ -51,8 +52,8 @@ struct Shared {
     asks: mpsc::UnboundedSender<()>,
 }
 
-/// mDNS discovery for a host. Cheap to clone; it runs until the host
-/// shuts down or the last handle is dropped.
+/// mDNS discovery for a host. Cheap to clone; like every service it runs
+/// until the host shuts down, whether or not a handle is kept.
 #[derive(Clone)]
 pub struct Mdns {
     shared: Arc<Shared>,
@@ -84,7 +85,7 @@ impl Mdns {
         let (inbox_tx, inbox) = mpsc::channel(256);
         let mut driver = Driver {
             host: host.downgrade(),
-            shared: Arc::downgrade(&shared),
+            shared: Arc::clone(&shared),
             peer_name: packet::random_peer_name(),
             receivers: [Arc::new(v4)].into_iter().chain(v6.map(Arc::new)).collect(),
             ifaces: HashMap::new(),
@@ -128,7 +129,7 @@ struct Joined {
 
 struct Driver {
     host: WeakHost,
-    shared: std::sync::Weak<Shared>,
+    shared: Arc<Shared>,
     config: Config,
     peer_name: String,
     receivers: Vec<Arc<UdpSocket>>,
@@ -153,17 +154,15 @@ impl Driver {
         let mut next_query = tokio::time::Instant::now() + Duration::from_secs(1);
         let mut next_poll = tokio::time::Instant::now() + self.config.interface_poll;
         loop {
-            let expiry = self.with_peers(|peers| peers.next_expiry()).flatten();
+            let expiry = self.with_peers(|peers| peers.next_expiry());
             let expiry = expiry.map_or_else(|| next_poll + Duration::from_hours(1), tokio::time::Instant::from_std);
             tokio::select! {
                 received = inbox.recv() => match received {
                     Some((bytes, from)) => self.handle(&bytes, from),
                     None => return,
                 },
-                ask = asked.recv() => match ask {
-                    Some(()) => self.query_all(),
-                    None => return, // every handle dropped
-                },
+                // The driver holds the sender too: this never ends.
+                Some(()) = asked.recv() => self.query_all(),
                 () = tokio::time::sleep_until(next_query) => {
                     self.query_all();
                     next_query = tokio::time::Instant::now() + self.config.query_interval;
@@ -173,7 +172,7 @@ impl Driver {
                     next_poll = tokio::time::Instant::now() + self.config.interface_poll;
                 }
                 () = tokio::time::sleep_until(expiry) => {
-                    let expired = self.with_peers(|peers| peers.expire(Instant::now())).unwrap_or_default();
+                    let expired = self.with_peers(|peers| peers.expire(Instant::now()));
                     for event in expired {
                         self.report(event);
                     }
@@ -182,10 +181,8 @@ impl Driver {
         }
     }
 
-    fn with_peers<T>(&self, use_peers: impl FnOnce(&mut Peers) -> T) -> Option<T> {
-        let shared = self.shared.upgrade()?;
-        let mut peers = shared.peers.lock().unwrap_or_else(PoisonError::into_inner);
-        Some(use_peers(&mut peers))
+    fn with_peers<T>(&self, use_peers: impl FnOnce(&mut Peers) -> T) -> T {
+        use_peers(&mut self.shared.peers.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn spawn_reader(&mut self, socket: Arc<UdpSocket>, iface: Option<&Iface>) -> AbortHandle {
@@ -282,7 +279,7 @@ impl Driver {
                 let Some(local) = self.host_peer() else { return };
                 for announcement in announcements.into_iter().filter(|a| a.peer != local) {
                     let now = Instant::now();
-                    if let Some(event) = self.with_peers(|peers| peers.observe(announcement, now)).flatten() {
+                    if let Some(event) = self.with_peers(|peers| peers.observe(announcement, now)) {
                         self.report(event);
                     }
                 }
@@ -356,9 +353,7 @@ impl Driver {
                 });
             }
         }
-        if let Some(shared) = self.shared.upgrade() {
-            let _ = shared.events.send(event);
-        }
+        let _ = self.shared.events.send(event);
     }
 }
 

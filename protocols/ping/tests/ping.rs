@@ -15,7 +15,7 @@ use strata_host::{Host, Stream};
 use strata_ping::{Config, Error, Event, PROTOCOL, Ping};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use strata_testkit::{LIMIT, address_of, dialer, host, within};
+use strata_testkit::{LIMIT, address_of, dialer, eventually, host, within};
 
 /// A client connected to `server`; returns the client and the server's id.
 async fn connected_to(server: &Host) -> (Host, PeerId) {
@@ -104,7 +104,9 @@ async fn a_wrong_echo_is_a_mismatch_and_silence_a_timeout() {
             payload[0] ^= 1;
             stream.write_all(&payload).await?;
             stream.flush().await?;
-            tokio::time::sleep(Duration::from_secs(10)).await;
+            // Kept open (so the client sees a wrong echo, not an end)
+            // until the client drops the stream.
+            drop(stream.read_to_end(&mut Vec::new()).await);
             Ok(())
         })
         .unwrap();
@@ -117,9 +119,9 @@ async fn a_wrong_echo_is_a_mismatch_and_silence_a_timeout() {
 
     let silent = host().await;
     silent
-        .handle(PROTOCOL, |stream: Stream| async move {
-            let _held = stream; // kept open, never answered
-            tokio::time::sleep(Duration::from_secs(10)).await;
+        .handle(PROTOCOL, |mut stream: Stream| async move {
+            // Kept open and never answered, until the client drops it.
+            drop(stream.read_to_end(&mut Vec::new()).await);
             Ok(())
         })
         .unwrap();
@@ -132,9 +134,9 @@ async fn a_wrong_echo_is_a_mismatch_and_silence_a_timeout() {
 async fn keep_alive_closes_an_unresponsive_connection() {
     let server = host().await;
     server
-        .handle(PROTOCOL, |stream: Stream| async move {
-            let _held = stream; // kept open, never answered
-            tokio::time::sleep(Duration::from_secs(10)).await;
+        .handle(PROTOCOL, |mut stream: Stream| async move {
+            // Kept open and never answered, until the client drops it.
+            drop(stream.read_to_end(&mut Vec::new()).await);
             Ok(())
         })
         .unwrap();
@@ -154,12 +156,7 @@ async fn keep_alive_closes_an_unresponsive_connection() {
     })
     .await;
     assert_eq!(closed, peer);
-    within(async {
-        while client.is_connected(peer) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    eventually("the unresponsive connection is closed", async || !client.is_connected(peer)).await;
 }
 
 #[tokio::test]

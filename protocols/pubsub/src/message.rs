@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use prost::Message as _;
 use sha2::Digest as _;
-use strata_core::PeerId;
+use strata_core::{KeyType, PeerId, PublicKey};
 
 use crate::{
     SignaturePolicy,
@@ -142,13 +142,17 @@ impl std::fmt::Debug for MessageIdFn {
     }
 }
 
-/// Builds the wire bytes of a message `author` publishes to `topic`,
-/// origin-stamped with `seqno` and signed with `sign` (the author's key)
-/// unless the policy is [`SignaturePolicy::StrictNoSign`]; returns them
-/// and the message.
+/// Builds the wire bytes of a message the owner of `author` publishes to
+/// `topic`, origin-stamped with `seqno` and signed with `sign` (by the
+/// author's key) unless the policy is [`SignaturePolicy::StrictNoSign`];
+/// returns them and the message.
+///
+/// A signed message carries the author's key in `key` when `from` cannot
+/// inline it (RSA and ECDSA keys, whose peer ids are hashes), as every
+/// implementation does; Ed25519 and secp256k1 authors send no `key`.
 pub fn publish(
     policy: SignaturePolicy,
-    author: PeerId,
+    author: &PublicKey,
     sign: impl FnOnce(&[u8]) -> Vec<u8>,
     seqno: u64,
     topic: &str,
@@ -156,10 +160,17 @@ pub fn publish(
 ) -> (Vec<u8>, Message) {
     let mut proto =
         MessageProto { data: Some(data.to_vec()), topic_ids: vec![topic.to_owned()], ..MessageProto::default() };
+    let author_key = author;
+    let author = author_key.to_peer_id();
     if policy != SignaturePolicy::StrictNoSign {
         proto.from = Some(author.to_bytes());
         proto.seqno = Some(seqno.to_be_bytes().to_vec());
         proto.signature = Some(sign(&signing::signed_bytes(&proto.encode_to_vec())));
+        // RSA and ECDSA keys encode to more than 42 bytes: their peer ids
+        // are hashes, and a verifier needs the key itself.
+        if matches!(author_key.key_type(), KeyType::Rsa | KeyType::Ecdsa) {
+            proto.key = Some(author_key.encode_protobuf());
+        }
     }
     let signed = proto.signature.is_some();
     let raw = proto.encode_to_vec();

@@ -12,15 +12,39 @@
 //!
 //! floodsub and gossipsub differ only in their [`Router`], a state machine
 //! with no I/O; the streams, the writers, the subscribers, the lifecycle
-//! and the limits are this one service.
+//! and the limits are this one service, and its methods are written once:
+//! `floodsub::Floodsub` is `Service<FloodRouter>`, `gossipsub::Gossipsub`
+//! is `Service<GossipRouter>` (with the [`MeshRouter`] methods on top),
+//! and a router chosen at run time is a `Service<dyn Router>` (plain
+//! `Service`), converted from either with [`From`].
 //!
-//! **One lock.** Everything the service keeps (the router, local
-//! subscribers, the per-peer writers, inbound stream counts) is one
-//! `State` behind one mutex. The rule: the lock is never held across an
-//! `.await`, and nothing done under it waits (queues are `try_send`, tasks
-//! are spawned), so taking it is always brief and never deadlocks. Actions
-//! are carried out under the lock that produced them, so they happen in
-//! the router's order.
+//! ## Invariants
+//!
+//! - **One lock per service.** Everything the service keeps (the router,
+//!   local subscribers, the per-peer writers, inbound stream counts) is
+//!   one `State` behind one mutex. It is never held across an `.await`,
+//!   and nothing done under it waits (queues are `try_send`, tasks are
+//!   spawned, dials and slow validations run in tasks of their own), so
+//!   taking it is always brief. Actions are carried out under the lock
+//!   that produced them, so they happen in the router's order.
+//! - **Lock order: the service's state, then the host.** Under the state
+//!   lock the service calls the host (`is_connected`, `peer_info`,
+//!   `spawn`, opening no stream), which takes the host's own lock briefly;
+//!   the writers also lock a peer's stream-style judge ([`crate::writer`]).
+//!   The host never calls the service under its lock: stream handlers are
+//!   cloned out of it and run in tasks, connection events come through the
+//!   lifecycle queue, read by the service's own task. So the order is
+//!   always service → host, and no cycle can form. A synchronous
+//!   [`Validator`] runs under the state lock and must not call back into
+//!   the service (it would deadlock on this lock).
+//! - **Every peer is forgotten.** A peer's state (router record, writer,
+//!   inbound count) goes when its last connection closes, learnt from the
+//!   host's reliable lifecycle; an RPC read after that is dropped, not
+//!   kept (`tracked_peers` is 0 once every peer has left).
+//! - **Bounded**: subscriber queues, each peer's RPC queue, inbound
+//!   streams per peer, RPC and message sizes, pending validations, the
+//!   event channel (a broadcast: a slow event reader misses events, the
+//!   service never waits for it).
 //!
 //! **Inbound streams** are read until the remote closes them, however many
 //! RPCs they carry (one, as rust-libp2p's floodsub sends, or a whole
@@ -46,142 +70,27 @@ use tokio::sync::broadcast;
 mod tasks;
 
 use crate::{
-    Message, MessageId, SignaturePolicy, Subscribers, Subscription, Validator, Verdict, WriterConfig, Writers, message,
-    validation::Run,
+    Action, Config, Event, FromConfig, MeshRouter, Message, MessageId, PeerConnection, Router, Subscribers,
+    Subscription, Validator, Verdict, WriterConfig, Writers, message, validation::Run,
 };
 
-/// What a router asks the service to do.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Send an encoded RPC to a peer.
-    Send {
-        /// The peer.
-        peer: PeerId,
-        /// The RPC's bytes, without the length prefix.
-        rpc: Vec<u8>,
-    },
-    /// Hand a message to the local subscribers of its topics.
-    Deliver(Message),
-    /// Report to event subscribers.
-    Report(Event),
-    /// Ask the application's [`Validator`] about a received message; the
-    /// verdict comes back through [`Router::validated`].
-    Validate {
-        /// The message's id.
-        id: MessageId,
-        /// The peer it came from.
-        from: PeerId,
-        /// The message.
-        message: Message,
-    },
-    /// Connect to a peer at the addresses the host's peer store holds for
-    /// it (peer exchange, direct peers), unless connected or dialing.
-    Dial(PeerId),
-}
-
-/// The first connection of a peer, as a router sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PeerConnection {
-    /// The remote's address (its IP, for colocation scoring).
-    pub remote_addr: Multiaddr,
-    /// Whether we dialed it.
-    pub outbound: bool,
-}
-
-/// What the service reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// A peer subscribed to a topic.
-    Subscribed {
-        /// The peer.
-        peer: PeerId,
-        /// The topic.
-        topic: String,
-    },
-    /// A peer unsubscribed from a topic, or left.
-    Unsubscribed {
-        /// The peer.
-        peer: PeerId,
-        /// The topic.
-        topic: String,
-    },
-    /// A peer joined our mesh of a topic (gossipsub).
-    Grafted {
-        /// The peer.
-        peer: PeerId,
-        /// The topic.
-        topic: String,
-    },
-    /// A peer left our mesh of a topic (gossipsub).
-    Pruned {
-        /// The peer.
-        peer: PeerId,
-        /// The topic.
-        topic: String,
-    },
-}
-
-/// A pubsub router: who wants which topic and where each message goes,
-/// with no I/O (the service feeds it events and carries out its actions).
-pub trait Router: Send + 'static {
-    /// Why a peer's RPC was refused (it loses the stream it came on).
-    type Violation: std::fmt::Display;
-
-    /// A peer connected (its first connection).
-    fn peer_connected(&mut self, peer: PeerId, connection: &PeerConnection, now: Instant) -> Vec<Action>;
-    /// A peer's last connection closed.
-    fn peer_disconnected(&mut self, peer: PeerId, now: Instant) -> Vec<Action>;
-    /// A peer opened a stream to us with `protocol` (one of the service's):
-    /// what it speaks.
-    fn peer_protocol(&mut self, _peer: PeerId, _protocol: &str) {}
-    /// The first local subscription to `topic` started, or the last ended.
-    fn set_local(&mut self, topic: &str, subscribed: bool, now: Instant) -> Vec<Action>;
-    /// A message we publish (`raw` on the wire, `message` decoded).
-    fn publish(&mut self, raw: Vec<u8>, message: &Message, local: PeerId, now: Instant) -> Vec<Action>;
-    /// An RPC from `peer`; with a violation, the actions of what came
-    /// before it in the RPC.
-    fn receive(&mut self, peer: PeerId, rpc: &[u8], now: Instant) -> (Vec<Action>, Option<Self::Violation>);
-    /// The application's verdict on a message the router asked about with
-    /// [`Action::Validate`].
-    fn validated(&mut self, _id: &MessageId, _verdict: Verdict, _now: Instant) -> Vec<Action> {
-        Vec::new()
-    }
-    /// The periodic heartbeat, for routers with a [`ServiceConfig::heartbeat`].
-    fn heartbeat(&mut self, _now: Instant) -> Vec<Action> {
-        Vec::new()
-    }
-    /// The peers subscribed to `topic`.
-    fn peers_of(&self, topic: &str) -> Vec<PeerId>;
-    /// How many peers the router keeps state for.
-    fn peer_count(&self) -> usize;
-}
-
-/// What the service itself needs to know: the protocols, the signature
-/// policy and the limits of streams, queues and sizes.
+/// What the service needs of a router's configuration
+/// ([`FromConfig::from_config`] makes it).
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
     /// The protocol ids served and proposed, preferred first.
     pub protocols: &'static [&'static str],
-    /// Signs (or not) what we publish.
-    pub policy: SignaturePolicy,
-    /// The largest payload published.
-    pub max_message_len: usize,
-    /// The largest RPC read.
-    pub max_rpc_len: usize,
-    /// Messages waiting for a slow local subscriber.
-    pub subscriber_capacity: usize,
-    /// RPCs waiting for one peer.
-    pub peer_queue: usize,
-    /// How long one RPC to a peer may take.
-    pub send_timeout: Duration,
-    /// Inbound streams one peer may hold open.
-    pub max_inbound_streams_per_peer: usize,
+    /// The shared configuration: signature policy, limits of streams,
+    /// queues and sizes.
+    pub shared: Config,
     /// The router's heartbeat interval, if it keeps one.
     pub heartbeat: Option<Duration>,
     /// The application's validator, for routers that ask
     /// ([`Action::Validate`]); without one every message is accepted.
     pub validator: Option<Validator>,
+    /// Addresses of peers the router will ask to dial ([`Action::Dial`]),
+    /// added to the host's peer store at attach (gossipsub's direct peers).
+    pub known_addrs: Vec<(PeerId, Vec<Multiaddr>)>,
 }
 
 /// What the service can fail with.
@@ -202,8 +111,9 @@ pub enum Error {
 }
 
 /// Everything the service keeps, behind one lock (see the module docs).
-struct State<R> {
-    router: R,
+/// The router comes last, so that `State<R>` unsizes to
+/// `State<dyn Router>`.
+struct State<R: ?Sized> {
     subscribers: Subscribers,
     writers: Writers,
     /// Open inbound streams per peer, bounded by the config.
@@ -212,33 +122,45 @@ struct State<R> {
     validating: usize,
     /// Peers being dialed on a router's behalf.
     dialing: HashSet<PeerId>,
+    router: R,
 }
 
-struct Shared<R> {
-    /// Itself, for the tasks it spawns.
-    this: std::sync::Weak<Shared<R>>,
+struct Shared<R: ?Sized> {
     host: WeakHost,
     config: ServiceConfig,
-    state: Mutex<State<R>>,
     events: broadcast::Sender<Event>,
     seqno: AtomicU64,
+    state: Mutex<State<R>>,
 }
 
-/// A router serving on a host. Cheap to clone.
-pub struct Service<R> {
+/// A router serving on a host: `Service<FloodRouter>` (floodsub's
+/// `Floodsub`), `Service<GossipRouter>` (`Gossipsub`), or, with the router
+/// chosen at run time, `Service` (`Service<dyn Router>`, made with
+/// [`From`]). Cheap to clone.
+pub struct Service<R: ?Sized = dyn Router> {
     shared: Arc<Shared<R>>,
 }
 
-impl<R> Clone for Service<R> {
+impl<R: ?Sized> Clone for Service<R> {
     fn clone(&self) -> Self {
         Self { shared: Arc::clone(&self.shared) }
     }
 }
 
-impl<R: Router> Service<R> {
-    /// Serves the config's protocols on `host` with `router`, and starts
-    /// following the host's connections (and the heartbeat, if any).
-    pub fn attach(host: &Host, router: R, config: ServiceConfig) -> Result<Self, Error> {
+impl<R: Router> From<Service<R>> for Service {
+    fn from(service: Service<R>) -> Self {
+        Self { shared: service.shared }
+    }
+}
+
+impl<R: FromConfig> Service<R> {
+    /// Serves the router's protocols on `host` and starts following the
+    /// host's connections (and the heartbeat, if the router keeps one).
+    pub fn attach(host: &Host, config: R::Config) -> Result<Self, Error> {
+        let (router, config) = R::from_config(config);
+        for (peer, addrs) in &config.known_addrs {
+            host.update_peer(*peer, |info| info.addrs.extend(addrs.iter().cloned()));
+        }
         // A publisher's sequence numbers must not repeat, across restarts
         // too: start from a random point.
         let mut start = [0u8; 8];
@@ -247,24 +169,23 @@ impl<R: Router> Service<R> {
         }
         let writers = Writers::new(WriterConfig {
             protocols: config.protocols,
-            queue_len: config.peer_queue,
-            send_timeout: config.send_timeout,
+            queue_len: config.shared.peer_queue,
+            send_timeout: config.shared.send_timeout,
         });
         let state = State {
-            router,
             subscribers: Subscribers::default(),
             writers,
             inbound: HashMap::new(),
             validating: 0,
             dialing: HashSet::new(),
+            router,
         };
-        let shared = Arc::new_cyclic(|this| Shared {
-            this: this.clone(),
+        let shared = Arc::new(Shared {
             host: host.downgrade(),
             config,
-            state: Mutex::new(state),
             events: broadcast::channel(1024).0,
             seqno: AtomicU64::new(u64::from_be_bytes(start) >> 1),
+            state: Mutex::new(state),
         });
         // Subscribed first: it starts with the connections open now.
         let lifecycle = host.lifecycle();
@@ -278,13 +199,15 @@ impl<R: Router> Service<R> {
         }
         Ok(Self { shared })
     }
+}
 
+impl<R: Router + ?Sized> Service<R> {
     /// Subscribes to `topic`: the messages published to it arrive on the
     /// returned [`Subscription`]; dropping it unsubscribes.
     pub fn subscribe(&self, topic: &str) -> Subscription {
         let (id, receiver) = {
             let mut state = self.shared.lock();
-            let (id, receiver, first) = state.subscribers.add(topic, self.shared.config.subscriber_capacity);
+            let (id, receiver, first) = state.subscribers.add(topic, self.shared.config.shared.subscriber_capacity);
             if first {
                 let actions = state.router.set_local(topic, true, Instant::now());
                 self.shared.apply(&mut state, actions);
@@ -300,14 +223,20 @@ impl<R: Router> Service<R> {
     /// subscribers do not receive it.
     pub fn publish(&self, topic: &str, data: impl AsRef<[u8]>) -> Result<(), Error> {
         let data = data.as_ref();
-        let max = self.shared.config.max_message_len;
+        let max = self.shared.config.shared.max_message_len;
         if data.len() > max {
             return Err(Error::MessageTooLarge { len: data.len(), max });
         }
         let host = &self.shared.host;
         let seqno = self.shared.seqno.fetch_add(1, Ordering::Relaxed);
-        let (raw, message) =
-            message::publish(self.shared.config.policy, host.peer_id(), |bytes| host.sign(bytes), seqno, topic, data);
+        let (raw, message) = message::publish(
+            self.shared.config.shared.policy,
+            &host.public_key(),
+            |bytes| host.sign(bytes),
+            seqno,
+            topic,
+            data,
+        );
         let mut state = self.shared.lock();
         let actions = state.router.publish(raw, &message, host.peer_id(), Instant::now());
         self.shared.apply(&mut state, actions);
@@ -319,18 +248,6 @@ impl<R: Router> Service<R> {
         self.shared.lock().router.peers_of(topic)
     }
 
-    /// Reads the router's state under the service's lock (for a router's
-    /// own accessors, like gossipsub's mesh).
-    pub fn with_router<T>(&self, read: impl FnOnce(&R) -> T) -> T {
-        read(&self.shared.lock().router)
-    }
-
-    /// Changes the router's state under the service's lock (for a
-    /// router's own settings, like gossipsub's application scores).
-    pub fn with_router_mut<T>(&self, change: impl FnOnce(&mut R) -> T) -> T {
-        change(&mut self.shared.lock().router)
-    }
-
     /// A new subscription to the service's events.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.shared.events.subscribe()
@@ -340,12 +257,7 @@ impl<R: Router> Service<R> {
     /// on), at most `timeout`; `false` if some were still queued then. For
     /// a node about to shut down that wants its last messages out.
     pub async fn flush(&self, timeout: Duration) -> bool {
-        let pending = self.shared.lock().writers.pending();
-        let drained = async {
-            while pending.load(Ordering::SeqCst) > 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
+        let drained = self.shared.lock().writers.drained();
         tokio::time::timeout(timeout, drained).await.is_ok()
     }
 
@@ -357,22 +269,42 @@ impl<R: Router> Service<R> {
     }
 }
 
-impl<R> std::fmt::Debug for Service<R> {
+impl<R: MeshRouter + ?Sized> Service<R> {
+    /// The peers in our mesh of `topic`.
+    pub fn mesh_peers(&self, topic: &str) -> Vec<PeerId> {
+        self.shared.lock().router.mesh_peers(topic)
+    }
+
+    /// The score of `peer` now (0 with scoring off, for a direct peer, or
+    /// for a peer never seen).
+    pub fn peer_score(&self, peer: PeerId) -> f64 {
+        self.shared.lock().router.score(peer, Instant::now())
+    }
+
+    /// Sets the application's score of a connected peer (gossipsub's P5,
+    /// weighted by `app_specific_weight`); `false` if the peer is not
+    /// connected or scoring is off.
+    pub fn set_application_score(&self, peer: PeerId, score: f64) -> bool {
+        self.shared.lock().router.set_application_score(peer, score)
+    }
+}
+
+impl<R: ?Sized> std::fmt::Debug for Service<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
             .field("protocols", &self.shared.config.protocols)
-            .field("policy", &self.shared.config.policy)
+            .field("policy", &self.shared.config.shared.policy)
             .finish_non_exhaustive()
     }
 }
 
-impl<R: Router> Shared<R> {
+impl<R: Router + ?Sized> Shared<R> {
     fn lock(&self) -> MutexGuard<'_, State<R>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Carries out `actions`, under the lock that produced them.
-    fn apply(&self, state: &mut State<R>, actions: Vec<Action>) {
+    fn apply(self: &Arc<Self>, state: &mut State<R>, actions: Vec<Action>) {
         for action in actions {
             match action {
                 Action::Send { peer, rpc } => {
@@ -393,7 +325,7 @@ impl<R: Router> Shared<R> {
     /// Runs the validator on a message; a synchronous verdict is applied
     /// at once, an asynchronous one when it comes (or `Ignore` after the
     /// timeout, or at once when too many are waiting).
-    fn validate(&self, state: &mut State<R>, id: MessageId, from: PeerId, message: Message) {
+    fn validate(self: &Arc<Self>, state: &mut State<R>, id: MessageId, from: PeerId, message: Message) {
         let Some(validator) = &self.config.validator else {
             let actions = state.router.validated(&id, Verdict::Accept, Instant::now());
             return self.apply(state, actions);
@@ -410,7 +342,7 @@ impl<R: Router> Shared<R> {
             }
             Run::Later(pending) => pending,
         };
-        let Some(shared) = self.this.upgrade() else { return };
+        let shared = Arc::clone(self);
         state.validating += 1;
         let timeout = validator.timeout();
         self.host.spawn(async move {
@@ -427,12 +359,12 @@ impl<R: Router> Shared<R> {
 
     /// Dials `peer` for the router, once at a time, if the host knows
     /// where it is.
-    fn dial(&self, state: &mut State<R>, peer: PeerId) {
+    fn dial(self: &Arc<Self>, state: &mut State<R>, peer: PeerId) {
         let known = self.host.peer_info(peer).is_some_and(|info| !info.addrs.is_empty());
         if self.host.is_connected(peer) || !known || !state.dialing.insert(peer) {
             return;
         }
-        let Some(shared) = self.this.upgrade() else { return };
+        let shared = Arc::clone(self);
         let host = self.host.clone();
         self.host.spawn(async move {
             if let Err(error) = host.dial_peer(peer).await {
@@ -442,14 +374,14 @@ impl<R: Router> Shared<R> {
         });
     }
 
-    fn peer_connected(&self, peer: PeerId, connection: &PeerConnection) {
+    fn peer_connected(self: &Arc<Self>, peer: PeerId, connection: &PeerConnection) {
         let mut state = self.lock();
         state.writers.add_peer(peer);
         let actions = state.router.peer_connected(peer, connection, Instant::now());
         self.apply(&mut state, actions);
     }
 
-    fn peer_disconnected(&self, peer: PeerId) {
+    fn peer_disconnected(self: &Arc<Self>, peer: PeerId) {
         let mut state = self.lock();
         state.writers.remove(peer);
         let actions = state.router.peer_disconnected(peer, Instant::now());
@@ -457,7 +389,7 @@ impl<R: Router> Shared<R> {
     }
 
     /// Subscriber `id` of `topic` went; the last one is announced.
-    fn unsubscribe(&self, topic: &str, id: u64) {
+    fn unsubscribe(self: &Arc<Self>, topic: &str, id: u64) {
         let mut state = self.lock();
         if state.subscribers.remove(topic, id) {
             let actions = state.router.set_local(topic, false, Instant::now());
@@ -466,7 +398,7 @@ impl<R: Router> Shared<R> {
     }
 
     /// Handles one inbound RPC; `false` if the peer broke a rule.
-    fn receive(&self, peer: PeerId, rpc: &[u8]) -> bool {
+    fn receive(self: &Arc<Self>, peer: PeerId, rpc: &[u8]) -> bool {
         let mut state = self.lock();
         if !self.host.is_connected(peer) {
             // Gone already (its last connection's event was handled, or is

@@ -20,11 +20,14 @@
 //!
 //! - **Signing** encodes `from`, `data`, `seqno`, `topicIDs` (fields 1–4,
 //!   in that order, as every implementation does), signs, and appends the
-//!   signature; it adds no `key` for Ed25519 authors (inlined in `from`).
+//!   signature, then `key` when `from` does not inline the author's key
+//!   (RSA and ECDSA authors, whose peer ids are hashes; Ed25519 and
+//!   secp256k1 keys are inlined).
 //! - **Verifying** removes fields 5 and 6 from the bytes *as received*,
 //!   keeping every other field (unknown ones included) and their order,
 //!   and checks the signature over that. A present `key` must decode and
 //!   must be the key `from` names; without it, `from` must inline the key.
+//!   Keys of all four libp2p types verify (see `strata_core::identity`).
 //!
 //! Nothing is re-encoded: the bytes verified are the bytes the author
 //! signed, whatever field order or unknown fields it used.
@@ -80,11 +83,12 @@ pub fn signed_bytes(unsigned_message: &[u8]) -> Vec<u8> {
 pub fn verify(raw: &[u8], signature: &[u8], author: PeerId, key: Option<&[u8]>) -> Result<(), SignatureError> {
     let key = match key {
         Some(key) => {
-            let key = PublicKey::decode_protobuf(key).map_err(|_| SignatureError::InvalidKey)?;
-            if key.to_peer_id() != author {
+            // The key must name the author: checked on its bytes (a hash)
+            // before any curve arithmetic is spent decoding it.
+            if PeerId::from_public_key_protobuf(key).ok() != Some(author) {
                 return Err(SignatureError::InvalidKey);
             }
-            key
+            PublicKey::decode_protobuf(key).map_err(|_| SignatureError::InvalidKey)?
         }
         None => author.extract_public_key().ok_or(SignatureError::InvalidKey)?,
     };

@@ -1,16 +1,16 @@
-//! Topic subscriptions, both sides: who here wants which topic (local
-//! subscribers, each an async stream of messages) and which topics each
-//! connected peer announced (bounded per peer). Plain data, no I/O.
+//! Topic subscriptions, our side: who here wants which topic (local
+//! subscribers, each an async stream of messages) and the topics we
+//! announce. What each peer announced is in its record ([`crate::Peers`]).
+//! Plain data, no I/O.
 //!
 //! Spec: `libp2p-pubsub.md`, "The RPC" (`SubOpts`): a peer announces its
 //! subscriptions to every peer it connects to, then each change.
 
 use std::collections::{BTreeSet, HashMap};
 
-use strata_core::PeerId;
 use tokio::sync::mpsc;
 
-use crate::{Message, rpc::SubOpts};
+use crate::Message;
 
 /// A local subscription to a topic. Messages arrive with
 /// [`Subscription::next`]; a subscriber that falls behind by more than its
@@ -136,117 +136,11 @@ pub struct TooManyTopics {
     pub applied: Vec<TopicChange>,
 }
 
-/// The topics each connected peer announced.
-#[derive(Debug)]
-pub struct PeerTopics {
-    peers: HashMap<PeerId, BTreeSet<String>>,
-    max_per_peer: usize,
-}
-
-impl PeerTopics {
-    /// An empty table, allowing `max_per_peer` topics per peer.
-    pub fn new(max_per_peer: usize) -> Self {
-        Self { peers: HashMap::new(), max_per_peer }
-    }
-
-    /// A peer connected (with no topics yet).
-    pub fn add_peer(&mut self, peer: PeerId) {
-        self.peers.entry(peer).or_default();
-    }
-
-    /// A peer left: its topics, sorted.
-    pub fn remove_peer(&mut self, peer: PeerId) -> Vec<String> {
-        self.peers.remove(&peer).map(|topics| topics.into_iter().collect()).unwrap_or_default()
-    }
-
-    /// The peers known (connected), in no order.
-    pub fn peers(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.peers.keys().copied()
-    }
-
-    /// Whether `peer` is known.
-    pub fn contains(&self, peer: PeerId) -> bool {
-        self.peers.contains_key(&peer)
-    }
-
-    /// How many peers are known.
-    pub fn len(&self) -> usize {
-        self.peers.len()
-    }
-
-    /// Whether no peer is known.
-    pub fn is_empty(&self) -> bool {
-        self.peers.is_empty()
-    }
-
-    /// Whether `peer` announced `topic`.
-    pub fn is_subscribed(&self, peer: PeerId, topic: &str) -> bool {
-        self.peers.get(&peer).is_some_and(|topics| topics.contains(topic))
-    }
-
-    /// The peers subscribed to `topic`, sorted.
-    pub fn peers_of(&self, topic: &str) -> Vec<PeerId> {
-        let mut peers: Vec<PeerId> =
-            self.peers.iter().filter(|(_, topics)| topics.contains(topic)).map(|(peer, _)| *peer).collect();
-        peers.sort();
-        peers
-    }
-
-    /// Applies the subscription changes of one RPC from `peer`; returns
-    /// the effective changes, in order. Entries without a topic are
-    /// skipped; a missing `subscribe` means unsubscribe.
-    pub fn apply(&mut self, peer: PeerId, changes: Vec<SubOpts>) -> Result<Vec<TopicChange>, TooManyTopics> {
-        let topics = self.peers.entry(peer).or_default();
-        let mut applied = Vec::new();
-        for change in changes {
-            let (Some(topic), subscribed) = (change.topic_id, change.subscribe.unwrap_or(false)) else { continue };
-            if subscribed {
-                if topics.contains(&topic) {
-                    continue;
-                }
-                if topics.len() >= self.max_per_peer {
-                    return Err(TooManyTopics { max: self.max_per_peer, applied });
-                }
-                topics.insert(topic.clone());
-            } else if !topics.remove(&topic) {
-                continue;
-            }
-            applied.push(TopicChange { topic, subscribed });
-        }
-        Ok(applied)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    fn sub(topic: &str, subscribe: bool) -> SubOpts {
-        SubOpts { subscribe: Some(subscribe), topic_id: Some(topic.into()) }
-    }
-
-    #[test]
-    fn the_limit_reports_what_was_applied_before_it() {
-        let mut table = PeerTopics::new(2);
-        let peer = PeerId::random();
-        let error = table.apply(peer, vec![sub("a", true), sub("b", true), sub("c", true)]).unwrap_err();
-        let applied: Vec<&str> = error.applied.iter().map(|change| change.topic.as_str()).collect();
-        assert_eq!(applied, ["a", "b"]);
-        assert_eq!(table.peers_of("b"), [peer]);
-        assert!(!table.is_subscribed(peer, "c"));
-    }
-
-    #[test]
-    fn repeats_and_unknown_unsubscribes_change_nothing() {
-        let mut table = PeerTopics::new(8);
-        let peer = PeerId::random();
-        let changes = table.apply(peer, vec![sub("a", true), sub("a", true), sub("b", false)]).unwrap();
-        assert_eq!(changes, [TopicChange { topic: "a".into(), subscribed: true }]);
-        assert_eq!(table.remove_peer(peer), ["a"]);
-        assert!(table.is_empty());
-    }
 
     #[test]
     fn subscribers_know_their_first_and_last() {
@@ -261,28 +155,21 @@ mod tests {
     }
 }
 
-/// The topics someone here is subscribed to, and the peers that were told
-/// them: every router announces its subscriptions once to each new peer
-/// (however many connections it has) and each change to every peer.
+/// The topics someone here is subscribed to. Every router announces them
+/// once to each new peer ([`crate::Peers::greet`]) and each change to
+/// every peer.
 #[derive(Debug, Default)]
 pub struct LocalTopics {
-    topics: std::collections::BTreeSet<String>,
-    announced: std::collections::HashSet<PeerId>,
+    topics: BTreeSet<String>,
 }
 
 impl LocalTopics {
-    /// A peer connected: the RPC announcing our subscriptions, unless it
-    /// was told already or there is nothing to tell.
-    pub fn greet(&mut self, peer: PeerId) -> Option<Vec<u8>> {
-        if !self.announced.insert(peer) || self.topics.is_empty() {
+    /// The RPC announcing our subscriptions, if we have any.
+    pub fn announcement(&self) -> Option<Vec<u8>> {
+        if self.topics.is_empty() {
             return None;
         }
         Some(crate::Rpc::subscriptions(self.topics.iter().map(|topic| (topic.as_str(), true))).encode())
-    }
-
-    /// A peer left: it will be greeted again if it comes back.
-    pub fn forget(&mut self, peer: PeerId) {
-        self.announced.remove(&peer);
     }
 
     /// Subscribes (`true`) or unsubscribes; `false` if nothing changed.
@@ -298,10 +185,5 @@ impl LocalTopics {
     /// Our topics, sorted.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.topics.iter().map(String::as_str)
-    }
-
-    /// How many peers were greeted and not forgotten.
-    pub fn greeted(&self) -> usize {
-        self.announced.len()
     }
 }

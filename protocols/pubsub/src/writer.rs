@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! router ── Writers::send(peer, rpc) ──▶ bounded queue ──▶ the peer's task ──▶ its stream(s)
-//! inbound readers ── Writers::inbound_stream_ended(peer, rpcs) ──▶ evidence ──┘ (which kind of stream)
+//! inbound readers ── Writers::inbound_stream_ended(peer, rpcs) ──▶ StyleJudge ──┘ (which kind of stream)
 //! ```
 //!
 //! **Two kinds of peer.** The spec wants one long-lived outbound stream per
@@ -13,46 +13,46 @@
 //! inbound stream and drops the stream, and its mplex sends the reset only
 //! with its next frame, so RPCs written after the first vanish silently. A
 //! writer therefore starts with one long-lived stream and judges the peer
-//! from what it sees ([`judge`]):
-//!
-//! 1. a peer that has sent two RPCs on one stream of its own keeps streams
-//!    open and reads them so: long-lived, whatever else happened;
-//! 2. identify's agent version: `rust-libp2p/…` means one stream per RPC,
-//!    any other agent means long-lived;
-//! 3. otherwise, a peer that closed a stream of its own after one RPC
-//!    while it had no other stream open to us (rust-libp2p does that for
-//!    every RPC), or that closed our long-lived stream while the
-//!    connection stayed up, gets one stream per RPC.
-//!
-//! Rule 1, the agent rule and "no other stream open" keep js-libp2p on its
-//! one stream: js closes its own stream after one RPC when it replaces it
-//! (a second connection, a repeated identify), with the new one already
-//! open, and closes ours when it drops the peer. The earlier rule (any
-//! stream that ended after one RPC) took that for rust-libp2p and switched
-//! to a stream per RPC, which js resets while its first inbound stream is
-//! open: every RPC then cost a negotiation and was lost, and a burst
-//! overflowed the peer's queue (`the peer's queue is full; RPC dropped`).
+//! from what it sees: the [`style`] state machine ([`StyleJudge`]).
 //!
 //! When the long-lived stream fails, the RPCs written after its first
 //! while the peer's style was still unknown (at most [`RESEND_WINDOW`] and
 //! [`RESEND_WINDOW_BYTES`]) are sent again the way the peer now reads:
 //! the seen-cache makes any repeat harmless. Every RPC is bounded in time
 //! (`send_timeout`); a connection that is gone ends the task.
+//!
+//! ## Invariants
+//!
+//! - **Lock order: the service's state, then a peer's [`StyleJudge`],
+//!   then the host's own locks.** [`Writers`] lives in the service's
+//!   state and is only called under its lock; it locks a judge briefly
+//!   to record evidence. A peer's task locks its judge alone and never
+//!   holds it while it calls the host (the agent lookup runs between two
+//!   locks), so no cycle can form.
+//! - **Nothing here waits under a lock**: queues are `try_send`, tasks are
+//!   spawned, and the pending count is a `watch` channel that
+//!   [`Writers::drained`] subscribers wait on (a notification, not a poll).
+//! - **Bounded**: each peer's queue (`queue_len`), each RPC's time
+//!   (`send_timeout`), what is kept for resending ([`RESEND_WINDOW`],
+//!   [`RESEND_WINDOW_BYTES`]).
+//! - **Every RPC counted in is counted out**: a peer's task takes every
+//!   RPC queued for it, even after the peer left (each then fails at
+//!   once), and counts each out, sent or given up on.
+
+pub mod style;
 
 use std::{
     collections::{HashMap, VecDeque},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
 use strata_core::{PeerId, framing};
 use strata_host::{Host, Stream};
+pub use style::{AGENT_RECHECK, StreamStyle, StyleJudge};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf},
-    sync::mpsc,
+    sync::{mpsc, watch},
 };
 
 /// How many RPCs after the first on a long-lived stream are kept for
@@ -64,43 +64,28 @@ pub const RESEND_WINDOW: usize = 64;
 /// The most bytes of RPCs kept for resending, per peer.
 pub const RESEND_WINDOW_BYTES: usize = 1 << 20;
 
-/// How often a peer's agent version is looked up while it is unknown.
-const AGENT_RECHECK: Duration = Duration::from_millis(500);
+/// A peer's judge, shared by the inbound readers (evidence) and its task.
+type Judge = Arc<Mutex<StyleJudge>>;
 
-/// How a peer reads the streams we open to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamStyle {
-    /// Nothing known yet: one long-lived stream, as the spec says.
-    Unknown,
-    /// One long-lived stream (go, js, py, strata).
-    LongLived,
-    /// A new stream for every RPC (rust-libp2p's floodsub).
-    PerRpc,
+fn lock(judge: &Judge) -> std::sync::MutexGuard<'_, StyleJudge> {
+    judge.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What a peer has shown of how it uses streams.
-#[derive(Debug, Default)]
-struct Evidence {
-    /// Whether one of its streams ended after exactly one RPC while no
-    /// other of its streams was open.
-    one_rpc_alone: AtomicBool,
-    /// Whether one of its streams carried two RPCs or more.
-    multi_rpc_stream: AtomicBool,
-    /// Whether it closed our long-lived stream on a live connection.
-    dropped_ours: AtomicBool,
-}
-
-/// Judges a peer (see the module documentation); pure, for tests.
-pub fn judge(one_rpc_alone: bool, multi_rpc_stream: bool, dropped_ours: bool, agent: Option<&str>) -> StreamStyle {
-    if multi_rpc_stream {
-        return StreamStyle::LongLived;
-    }
-    match agent {
-        Some(agent) if agent.starts_with("rust-libp2p/") => StreamStyle::PerRpc,
-        Some(_) => StreamStyle::LongLived,
-        None if one_rpc_alone || dropped_ours => StreamStyle::PerRpc,
-        None => StreamStyle::Unknown,
-    }
+/// Why one RPC could not be written to a fresh stream.
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    /// Opening or negotiating the stream failed.
+    #[error("opening a stream: {0}")]
+    Open(#[from] strata_host::Error),
+    /// Writing the RPC failed.
+    #[error("writing: {0}")]
+    Write(#[from] strata_core::Error),
+    /// Closing the stream failed.
+    #[error("closing: {0}")]
+    Close(#[source] std::io::Error),
+    /// It took longer than `send_timeout`.
+    #[error("timed out")]
+    TimedOut,
 }
 
 /// Why an RPC was not queued.
@@ -129,27 +114,27 @@ pub struct WriterConfig {
 
 struct PeerWriter {
     queue: Option<mpsc::Sender<Vec<u8>>>,
-    evidence: Arc<Evidence>,
+    judge: Judge,
 }
 
-/// The writers of every connected peer. Plain data: the router's state
+/// The writers of every connected peer. Plain data: the service's state
 /// owns it and calls it under its lock (nothing here waits).
 pub struct Writers {
     config: WriterConfig,
     peers: HashMap<PeerId, PeerWriter>,
     /// RPCs queued and not yet handled by their peer's task.
-    pending: Arc<AtomicUsize>,
+    pending: Arc<watch::Sender<usize>>,
 }
 
 impl Writers {
     /// No writers yet.
     pub fn new(config: WriterConfig) -> Self {
-        Self { config, peers: HashMap::new(), pending: Arc::default() }
+        Self { config, peers: HashMap::new(), pending: Arc::new(watch::Sender::new(0)) }
     }
 
     /// A peer connected: its writer starts (its task with the first RPC).
     pub fn add_peer(&mut self, peer: PeerId) {
-        self.peers.entry(peer).or_insert_with(|| PeerWriter { queue: None, evidence: Arc::default() });
+        self.peers.entry(peer).or_insert_with(|| PeerWriter { queue: None, judge: Judge::default() });
     }
 
     /// Queues `rpc` (encoded, without its length prefix) for `peer`,
@@ -159,50 +144,43 @@ impl Writers {
             return Err(SendError::NotConnected);
         }
         let (config, pending) = (self.config, Arc::clone(&self.pending));
-        let writer = self.peers.entry(peer).or_insert_with(|| PeerWriter { queue: None, evidence: Arc::default() });
+        let writer = self.peers.entry(peer).or_insert_with(|| PeerWriter { queue: None, judge: Judge::default() });
         let queue = writer.queue.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::channel(config.queue_len.max(1));
-            let evidence = Arc::clone(&writer.evidence);
-            let task = PeerTask {
-                host: host.clone(),
-                peer,
-                config,
-                evidence,
-                long: None,
-                pending,
-                agent: None,
-                agent_checked: None,
-            };
+            let task =
+                PeerTask { host: host.clone(), peer, config, judge: Arc::clone(&writer.judge), long: None, pending };
             host.spawn(task.run(receiver));
             sender
         });
         queue.try_send(rpc).map_err(|_| SendError::QueueFull)?;
-        self.pending.fetch_add(1, Ordering::SeqCst);
+        self.pending.send_modify(|pending| *pending += 1);
         Ok(())
     }
 
-    /// A counter of the RPCs queued and not yet sent (or given up on), for
-    /// waiting until everything queued went out (before a shutdown).
-    pub fn pending(&self) -> Arc<AtomicUsize> {
-        Arc::clone(&self.pending)
+    /// Waits until every RPC queued so far has been sent or given up on
+    /// (for a node about to shut down that wants its last messages out).
+    /// Made under the lock, awaited after it: the wait holds no lock.
+    pub fn drained(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut pending = self.pending.subscribe();
+        async move {
+            // Err: the writers are gone, and nothing is left to wait for.
+            let _ = pending.wait_for(|pending| *pending == 0).await;
+        }
     }
 
     /// One of `peer`'s streams to us ended gracefully, after carrying
     /// `rpcs` RPCs, with `others_open` other streams of it still open
     /// (ignored for a peer that is not connected).
     pub fn inbound_stream_ended(&mut self, peer: PeerId, rpcs: usize, others_open: usize) {
-        if let Some(writer) = self.peers.get(&peer)
-            && rpcs == 1
-            && others_open == 0
-        {
-            writer.evidence.one_rpc_alone.store(true, Ordering::Relaxed);
+        if let Some(writer) = self.peers.get(&peer) {
+            lock(&writer.judge).stream_ended(rpcs, others_open);
         }
     }
 
     /// One of `peer`'s streams to us carried its second RPC.
     pub fn inbound_stream_is_long_lived(&mut self, peer: PeerId) {
         if let Some(writer) = self.peers.get(&peer) {
-            writer.evidence.multi_rpc_stream.store(true, Ordering::Relaxed);
+            lock(&writer.judge).stream_carried_two();
         }
     }
 
@@ -254,26 +232,22 @@ struct PeerTask {
     host: Host,
     peer: PeerId,
     config: WriterConfig,
-    evidence: Arc<Evidence>,
+    judge: Judge,
     long: Option<LongLived>,
-    pending: Arc<AtomicUsize>,
-    /// The peer's agent version once identify told it (it does not change).
-    agent: Option<String>,
-    agent_checked: Option<Instant>,
+    pending: Arc<watch::Sender<usize>>,
 }
 
 impl PeerTask {
-    fn style(&mut self) -> StreamStyle {
-        if self.agent.is_none() && self.agent_checked.is_none_or(|at| at.elapsed() >= AGENT_RECHECK) {
-            self.agent = self.host.peer_info(self.peer).and_then(|info| info.agent_version);
-            self.agent_checked = Some(Instant::now());
+    /// The peer's style now, looking its agent up if that is due (between
+    /// two locks of the judge: never holding it while calling the host).
+    fn style(&self) -> StreamStyle {
+        let now = Instant::now();
+        let due = lock(&self.judge).agent_due(now);
+        if due {
+            let agent = self.host.peer_info(self.peer).and_then(|info| info.agent_version);
+            lock(&self.judge).agent(agent, now);
         }
-        judge(
-            self.evidence.one_rpc_alone.load(Ordering::Relaxed),
-            self.evidence.multi_rpc_stream.load(Ordering::Relaxed),
-            self.evidence.dropped_ours.load(Ordering::Relaxed),
-            self.agent.as_deref(),
-        )
+        lock(&self.judge).style()
     }
 
     async fn run(mut self, mut queue: mpsc::Receiver<Vec<u8>>) {
@@ -289,7 +263,7 @@ impl PeerTask {
                 }
             };
             self.deliver(rpc).await;
-            self.pending.fetch_sub(1, Ordering::SeqCst);
+            self.pending.send_modify(|pending| *pending = pending.saturating_sub(1));
         }
     }
 
@@ -300,7 +274,7 @@ impl PeerTask {
         if !self.host.is_connected(self.peer) {
             return;
         }
-        self.evidence.dropped_ours.store(true, Ordering::Relaxed);
+        lock(&self.judge).ours_dropped();
         let style = self.style();
         tracing::debug!(peer = %self.peer, ?style, resending = lost.after_first.len(), "pubsub: the peer dropped our stream");
         for rpc in lost.after_first {
@@ -333,8 +307,7 @@ impl PeerTask {
             self.long = None;
             let sent =
                 tokio::time::timeout(timeout, send_on_new_stream(&self.host, self.peer, self.config.protocols, &rpc));
-            let sent = sent.await;
-            if let Err(error) = sent.unwrap_or_else(|_| Err("timed out".into())) {
+            if let Err(error) = sent.await.unwrap_or(Err(WriteError::TimedOut)) {
                 tracing::debug!(peer = %self.peer, %error, "pubsub: sending an RPC failed");
             }
             return true;
@@ -389,10 +362,10 @@ impl PeerTask {
 }
 
 /// Writes one RPC on a fresh stream and closes it.
-async fn send_on_new_stream(host: &Host, peer: PeerId, protocols: &[&str], rpc: &[u8]) -> Result<(), String> {
-    let mut stream = host.open_stream(peer, protocols).await.map_err(|e| e.to_string())?;
-    framing::write_length_prefixed(&mut stream, rpc).await.map_err(|e| e.to_string())?;
-    stream.shutdown().await.map_err(|e| e.to_string())
+async fn send_on_new_stream(host: &Host, peer: PeerId, protocols: &[&str], rpc: &[u8]) -> Result<(), WriteError> {
+    let mut stream = host.open_stream(peer, protocols).await?;
+    framing::write_length_prefixed(&mut stream, rpc).await?;
+    stream.shutdown().await.map_err(WriteError::Close)
 }
 
 /// Waits until the remote closes or resets the stream we only write to
@@ -404,29 +377,5 @@ async fn closed_by_remote(long: Option<&mut LongLived>) {
         if n == 0 {
             break;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_peer_that_keeps_its_stream_is_long_lived_whatever_else() {
-        assert_eq!(judge(true, true, true, Some("rust-libp2p/0.57")), StreamStyle::LongLived);
-    }
-
-    #[test]
-    fn agents_decide_before_stream_evidence() {
-        assert_eq!(judge(false, false, false, Some("rust-libp2p/0.57.0")), StreamStyle::PerRpc);
-        // js-libp2p closes ours when it drops the peer: still long-lived.
-        assert_eq!(judge(true, false, true, Some("js-libp2p/2.10.0 UserAgent=v20")), StreamStyle::LongLived);
-    }
-
-    #[test]
-    fn without_an_agent_streams_of_one_rpc_mean_per_rpc() {
-        assert_eq!(judge(false, false, false, None), StreamStyle::Unknown);
-        assert_eq!(judge(true, false, false, None), StreamStyle::PerRpc);
-        assert_eq!(judge(false, false, true, None), StreamStyle::PerRpc);
     }
 }

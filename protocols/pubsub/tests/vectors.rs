@@ -145,7 +145,7 @@ fn a_signature_over_the_key_field_is_refused() {
 #[test]
 fn strata_signs_fields_1_to_4_in_order_and_verifies_its_own() {
     let key = Keypair::ed25519_from_secret([1; 32]);
-    let (raw, _) = publish(SignaturePolicy::StrictSign, key.peer_id(), |b| key.sign(b), 42, "chat", b"hello");
+    let (raw, _) = publish(SignaturePolicy::StrictSign, &key.public(), |b| key.sign(b), 42, "chat", b"hello");
     // The same bytes, and the same signature, as the vector signed outside.
     assert_eq!(raw, bytes(&[FROM, BODY, &signature_field(SIG_FIELDS_1_TO_4)]));
     assert_eq!(verdict(&raw), Ok(()));

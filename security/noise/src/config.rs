@@ -114,7 +114,7 @@ impl Config {
     async fn bounded<T>(&self, handshake: impl Future<Output = Result<T>>) -> Result<T> {
         tokio::time::timeout(self.handshake_timeout, Box::pin(handshake))
             .await
-            .map_err(|_| Error::Timeout(self.handshake_timeout))?
+            .map_err(|source| Error::Timeout { after: self.handshake_timeout, source })?
     }
 }
 

@@ -18,8 +18,13 @@ pub enum Error {
     Io(#[from] std::io::Error),
 
     /// The handshake did not finish within the configured time.
-    #[error("the Noise handshake did not finish within {0:?}")]
-    Timeout(Duration),
+    #[error("the Noise handshake did not finish within {after:?}")]
+    Timeout {
+        /// The configured limit.
+        after: Duration,
+        /// The timer's report (what a host recognises a timeout by).
+        source: tokio::time::error::Elapsed,
+    },
 
     /// The Noise protocol itself failed: a handshake message that does not
     /// decrypt or is malformed.
@@ -31,24 +36,24 @@ pub enum Error {
     #[error("invalid handshake payload: {0}")]
     InvalidPayload(&'static str),
 
-    /// The remote's identity key could not be decoded, or is of a type
-    /// strata does not support.
+    /// The remote's identity key could not be decoded: truncated or
+    /// malformed DER, a point off its curve, an RSA key out of bounds, an
+    /// unknown key type. The source says which.
     #[error("invalid identity key: {0}")]
     IdentityKey(#[source] strata_core::Error),
 
     /// The remote's identity key did not sign its Noise static key: it does
     /// not own the identity it claims.
-    #[error("the identity signature over the Noise static key is invalid")]
-    BadSignature,
-
-    /// The remote proved an identity other than the one dialed.
-    #[error("expected peer {expected}, but the remote is {actual}")]
-    PeerIdMismatch {
-        /// The peer id the dial asked for.
-        expected: PeerId,
-        /// The peer id the remote proved.
-        actual: PeerId,
+    #[error("the identity signature of {peer} over the Noise static key is invalid")]
+    BadSignature {
+        /// The peer id the (unproven) identity key names.
+        peer: PeerId,
     },
+
+    /// The remote proved an identity other than the one dialed (core's
+    /// type, the same over every transport).
+    #[error("the remote is not the peer dialed")]
+    PeerIdMismatch(#[source] strata_core::PeerIdMismatch),
 }
 
 /// `Result` with [`Error`] as its error type.

@@ -176,7 +176,7 @@ async fn initiator_with<S: ByteStream>(
     let remote = handshake.verify_remote(&remote_payload)?;
     if let Some(expected) = expected.filter(|expected| *expected != remote) {
         tracing::debug!(%expected, actual = %remote, "noise: unexpected peer; closing before message 3");
-        return Err(Error::PeerIdMismatch { expected, actual: remote });
+        return Err(Error::PeerIdMismatch(strata_core::PeerIdMismatch { expected, actual: remote }));
     }
     let local_payload = handshake.local_payload.encode();
     handshake.send(&mut io, &local_payload).await?;

@@ -81,7 +81,7 @@ pub(crate) fn verify_payload(payload: &[u8], remote_static: &[u8]) -> Result<Pub
     let signature = payload.identity_sig.ok_or(Error::InvalidPayload("no identity signature"))?;
     let key = PublicKey::decode_protobuf(&key).map_err(Error::IdentityKey)?;
     if !key.verify(&signed_message(remote_static), &signature) {
-        return Err(Error::BadSignature);
+        return Err(Error::BadSignature { peer: key.to_peer_id() });
     }
     Ok(key)
 }
@@ -96,7 +96,7 @@ mod tests {
         let static_key = [7u8; 32];
         let payload = signed_payload(&identity, &static_key).encode();
         assert_eq!(verify_payload(&payload, &static_key).unwrap(), identity.public());
-        assert!(matches!(verify_payload(&payload, &[8u8; 32]), Err(Error::BadSignature)));
+        assert!(matches!(verify_payload(&payload, &[8u8; 32]), Err(Error::BadSignature { .. })));
     }
 
     #[test]

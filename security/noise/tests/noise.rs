@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use strata_core::{ByteStream, Keypair, Listener, PeerId, SecurityUpgrade, Transport};
+use strata_core::{ByteStream, Keypair, Listener, PeerId, PeerIdMismatch, SecurityUpgrade, Transport};
 use strata_noise::{Config, Error, NoiseStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
@@ -171,7 +171,7 @@ async fn the_wrong_peer_is_refused_and_the_connection_closed() {
     let (outcome, income) =
         within(async { tokio::join!(dialer.secure_outbound(a, Some(someone_else)), listener.secure_inbound(b)) }).await;
     assert!(
-        matches!(outcome, Err(Error::PeerIdMismatch { expected, actual }) if expected == someone_else && actual == bob.peer_id())
+        matches!(outcome, Err(Error::PeerIdMismatch(PeerIdMismatch { expected, actual })) if expected == someone_else && actual == bob.peer_id())
     );
     // The dialer stopped before message 3: the listener never learns who it was.
     assert!(matches!(income, Err(Error::Io(_))), "{income:?}");
@@ -206,21 +206,27 @@ async fn garbage_instead_of_message_two() {
     assert!(matches!(result, Err(Error::Noise(_))), "{result:?}");
 }
 
-#[tokio::test]
+/// In memory on tokio's paused clock: a timeout of 7 s (not the default),
+/// met at once and exactly, not a moment before.
+#[tokio::test(start_paused = true)]
 async fn a_silent_peer_is_dropped_at_the_handshake_timeout() {
     let (alice, bob) = keys();
-    let short = Duration::from_millis(200);
+    let timeout = Duration::from_secs(7);
     // Silent from the start.
     let (a, _silent) = duplex(1024);
-    let result = within(Config::new(&alice).with_handshake_timeout(short).secure_outbound(a, None)).await;
-    assert!(matches!(result, Err(Error::Timeout(t)) if t == short), "{result:?}");
+    let started = tokio::time::Instant::now();
+    let result = within(Config::new(&alice).with_handshake_timeout(timeout).secure_outbound(a, None)).await;
+    assert!(matches!(result, Err(Error::Timeout { after, .. }) if after == timeout), "{result:?}");
+    assert_eq!(started.elapsed(), timeout, "dropped at the timeout");
     // Silent mid-handshake: a valid message 1 (an ephemeral key), then nothing.
     let (mut a, b) = duplex(64 * 1024);
     let mut first = vec![0x00, 0x20];
     first.extend(pattern(32, 9));
     a.write_all(&first).await.unwrap();
-    let result = within(Config::new(&bob).with_handshake_timeout(short).secure_inbound(b)).await;
-    assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+    let started = tokio::time::Instant::now();
+    let result = within(Config::new(&bob).with_handshake_timeout(timeout).secure_inbound(b)).await;
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+    assert_eq!(started.elapsed(), timeout, "dropped at the timeout");
     drop(a);
 }
 

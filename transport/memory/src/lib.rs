@@ -31,9 +31,16 @@ pub enum Error {
     InUse(Multiaddr),
 }
 
+/// As an `io::Error` (the transport's error type), of the kind a host
+/// reads: `ConnectionRefused` when nobody listens, as over TCP.
 impl From<Error> for io::Error {
     fn from(error: Error) -> Self {
-        io::Error::other(error)
+        let kind = match error {
+            Error::Unsupported(_) => io::ErrorKind::InvalidInput,
+            Error::Refused(_) => io::ErrorKind::ConnectionRefused,
+            Error::InUse(_) => io::ErrorKind::AddrInUse,
+        };
+        io::Error::new(kind, error)
     }
 }
 

@@ -14,6 +14,7 @@ pub struct Config {
     pub(crate) max_streams: u32,
     pub(crate) stream_receive_window: u32,
     pub(crate) connection_receive_window: u32,
+    pub(crate) hole_punch_duration: Duration,
 }
 
 impl Default for Config {
@@ -25,6 +26,7 @@ impl Default for Config {
             max_streams: 256,
             stream_receive_window: 10_000_000,
             connection_receive_window: 15_000_000,
+            hole_punch_duration: Duration::from_secs(5),
         }
     }
 }
@@ -76,6 +78,17 @@ impl Config {
     #[must_use]
     pub fn with_connection_receive_window(mut self, bytes: u32) -> Self {
         self.connection_receive_window = bytes;
+        self
+    }
+
+    /// How long the listener's side of a hole punch sends its packets at
+    /// most, when the remote's connection does not arrive sooner
+    /// (`libp2p-relay-DCUtR.md` sets no limit; rust-libp2p stops at its
+    /// handshake timeout). Default: 5 s, at most 500 packets (one each
+    /// 10 to 200 ms).
+    #[must_use]
+    pub fn with_hole_punch_duration(mut self, duration: Duration) -> Self {
+        self.hole_punch_duration = duration;
         self
     }
 

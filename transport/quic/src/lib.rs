@@ -4,6 +4,7 @@ mod addr;
 mod config;
 mod connection;
 mod error;
+mod hole_punch;
 pub mod tls;
 mod transport;
 

@@ -12,7 +12,7 @@ pub mod certificate;
 pub mod extension;
 mod verifier;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::{
     client::ResolvesClientCert,
@@ -21,7 +21,7 @@ use rustls::{
     server::{ClientHello, ResolvesServerCert},
     sign::CertifiedKey,
 };
-use strata_core::{Keypair, PeerId};
+use strata_core::{Keypair, PeerId, PeerIdMismatch};
 
 use self::{certificate::CertificateError, verifier::Libp2pVerifier};
 
@@ -71,9 +71,13 @@ impl Tls {
     }
 
     /// The dialer's configuration; with `expected`, a listener proving
-    /// another identity fails the handshake.
-    pub(crate) fn client(&self, expected: Option<PeerId>) -> Result<rustls::ClientConfig, rustls::Error> {
-        let verifier = Arc::new(Libp2pVerifier::new(Arc::clone(&self.provider), expected));
+    /// another identity fails the handshake, and `mismatch` says who it was.
+    pub(crate) fn client(
+        &self,
+        expected: Option<PeerId>,
+        mismatch: Arc<Mutex<Option<PeerIdMismatch>>>,
+    ) -> Result<rustls::ClientConfig, rustls::Error> {
+        let verifier = Arc::new(Libp2pVerifier::new(Arc::clone(&self.provider), expected, mismatch));
         let mut config = rustls::ClientConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .dangerous()
@@ -87,7 +91,7 @@ impl Tls {
 
     /// The listener's configuration: a client certificate is required.
     pub(crate) fn server(&self) -> Result<rustls::ServerConfig, rustls::Error> {
-        let verifier = Arc::new(Libp2pVerifier::new(Arc::clone(&self.provider), None));
+        let verifier = Arc::new(Libp2pVerifier::new(Arc::clone(&self.provider), None, Arc::default()));
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(verifier)

@@ -11,6 +11,10 @@
 //! A connection arrives already secure and multiplexed: there is no
 //! multistream-select for security or muxer on QUIC. Every handshake is
 //! bounded by the configured timeout.
+//!
+//! Dials leave from a listener's endpoint, so a peer (and a NAT) sees our
+//! listen port; the listener's side of a hole punch sends its packets from
+//! that same socket (`hole_punch.rs`, `ConnectionSource::hole_punch`).
 
 use std::{
     future::Future,
@@ -19,11 +23,12 @@ use std::{
     sync::{Arc, Mutex, OnceLock, PoisonError},
 };
 
-use strata_core::{ConnectionListener, ConnectionSource, Keypair, Multiaddr, PeerId};
+use strata_core::{ConnectionListener, ConnectionSource, Keypair, Multiaddr, PeerId, PeerIdMismatch};
 
 use crate::{
     Config, Error, QuicConnection,
     addr::{self, socket_of},
+    hole_punch::{self, Punchers},
     tls::{self, Tls},
 };
 
@@ -37,10 +42,12 @@ struct Shared {
     identity: Keypair,
     config: Config,
     /// Made on first use (a certificate costs a key generation).
-    tls: OnceLock<Result<Tls, String>>,
+    tls: OnceLock<Tls>,
     /// Endpoints we can dial from: listeners', and one per family made for
     /// dialing alone.
     endpoints: Mutex<Vec<quinn::Endpoint>>,
+    /// The listening sockets, to punch holes from.
+    punchers: Punchers,
 }
 
 impl std::fmt::Debug for QuicTransport {
@@ -52,29 +59,36 @@ impl std::fmt::Debug for QuicTransport {
 impl QuicTransport {
     /// The transport of a node with this identity.
     pub fn new(identity: &Keypair, config: Config) -> Self {
-        let shared =
-            Shared { identity: identity.clone(), config, tls: OnceLock::new(), endpoints: Mutex::new(Vec::new()) };
+        let shared = Shared {
+            identity: identity.clone(),
+            config,
+            tls: OnceLock::new(),
+            endpoints: Mutex::new(Vec::new()),
+            punchers: Punchers::default(),
+        };
         Self { shared: Arc::new(shared) }
     }
 
     fn tls(&self) -> Result<&Tls, Error> {
-        let tls = self.shared.tls.get_or_init(|| Tls::new(&self.shared.identity).map_err(|error| error.to_string()));
-        tls.as_ref().map_err(|error| Error::Tls(error.clone()))
+        if let Some(tls) = self.shared.tls.get() {
+            return Ok(tls);
+        }
+        // Two first uses at once may both make one; one is kept.
+        let made = Tls::new(&self.shared.identity)?;
+        Ok(self.shared.tls.get_or_init(|| made))
     }
 
     fn server_config(&self) -> Result<quinn::ServerConfig, Error> {
-        let tls = self.tls()?.server().map_err(|error| Error::Tls(error.to_string()))?;
-        let crypto =
-            quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|error| Error::Tls(error.to_string()))?;
+        let tls = self.tls()?.server().map_err(Error::tls)?;
+        let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(Error::tls)?;
         let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         config.transport_config(Arc::new(self.shared.config.transport()));
         Ok(config)
     }
 
-    fn client_config(&self, expected: Option<PeerId>) -> Result<quinn::ClientConfig, Error> {
-        let tls = self.tls()?.client(expected).map_err(|error| Error::Tls(error.to_string()))?;
-        let crypto =
-            quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|error| Error::Tls(error.to_string()))?;
+    fn client_config(&self, expected: Option<PeerId>, mismatch: Mismatch) -> Result<quinn::ClientConfig, Error> {
+        let tls = self.tls()?.client(expected, mismatch).map_err(Error::tls)?;
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(Error::tls)?;
         let mut config = quinn::ClientConfig::new(Arc::new(crypto));
         config.transport_config(Arc::new(self.shared.config.transport()));
         Ok(config)
@@ -95,35 +109,49 @@ impl QuicTransport {
         } else {
             SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
         };
-        let endpoint = bind(wildcard, None)?;
+        let (endpoint, _) = bind(wildcard, None)?;
         endpoints.push(endpoint.clone());
         Ok(endpoint)
     }
 }
 
-/// A quinn endpoint on a new UDP socket.
-fn bind(socket: SocketAddr, server: Option<quinn::ServerConfig>) -> Result<quinn::Endpoint, Error> {
+/// A quinn endpoint on a new UDP socket, and a second handle on that
+/// socket (to send hole punch packets from).
+fn bind(socket: SocketAddr, server: Option<quinn::ServerConfig>) -> Result<(quinn::Endpoint, UdpSocket), Error> {
     let addr = addr::socket_addr_to_multiaddr(socket);
-    let udp = UdpSocket::bind(socket).map_err(|source| Error::Bind { addr: addr.clone(), source })?;
-    let runtime = quinn::default_runtime().ok_or_else(|| Error::Tls("no async runtime".to_owned()))?;
-    quinn::Endpoint::new(quinn::EndpointConfig::default(), server, udp, runtime)
-        .map_err(|source| Error::Bind { addr, source })
+    let bind_error = |source| Error::Bind { addr: addr.clone(), source };
+    let udp = UdpSocket::bind(socket).map_err(bind_error)?;
+    let handle = udp.try_clone().map_err(bind_error)?;
+    let runtime = quinn::default_runtime().ok_or(Error::NoRuntime)?;
+    let endpoint = quinn::Endpoint::new(quinn::EndpointConfig::default(), server, udp, runtime).map_err(bind_error)?;
+    Ok((endpoint, handle))
 }
 
+/// Where a dial's certificate check leaves the peer it refused.
+type Mismatch = Arc<Mutex<Option<PeerIdMismatch>>>;
+
 /// Waits for a handshake, at most `config.handshake_timeout`, and checks
-/// who answered.
+/// who answered. A dial's verifier refuses a wrong peer inside the
+/// handshake (before our certificate goes out) and leaves it in
+/// `mismatch`, so the failure says who answered.
 async fn established(
     connecting: quinn::Connecting,
     config: &Config,
     expected: Option<PeerId>,
+    mismatch: &Mismatch,
 ) -> Result<(PeerId, QuicConnection), Error> {
-    let connection = tokio::time::timeout(config.handshake_timeout, connecting)
-        .await
-        .map_err(|_| Error::Timeout(config.handshake_timeout))??;
+    let after = config.handshake_timeout;
+    let outcome = tokio::time::timeout(after, connecting).await.map_err(|source| Error::Timeout { after, source })?;
+    let refused = *mismatch.lock().unwrap_or_else(PoisonError::into_inner);
+    let connection = match (outcome, refused) {
+        (Ok(connection), _) => connection,
+        (Err(_), Some(refused)) => return Err(Error::PeerIdMismatch(refused)),
+        (Err(error), None) => return Err(error.into()),
+    };
     let peer = tls::peer_of(connection.peer_identity())?;
     if let Some(expected) = expected.filter(|expected| *expected != peer) {
         connection.close(0u32.into(), b"unexpected peer");
-        return Err(Error::PeerIdMismatch { expected, actual: peer });
+        return Err(Error::PeerIdMismatch(PeerIdMismatch { expected, actual: peer }));
     }
     tracing::debug!(%peer, remote = %connection.remote_address(), "quic: connection established");
     Ok((peer, QuicConnection::new(connection)))
@@ -146,32 +174,58 @@ impl ConnectionSource for QuicTransport {
         let remote = socket_of(addr).ok_or_else(|| Error::Unsupported(addr.clone()))?;
         let endpoint = self.dialing_endpoint(remote)?;
         // libp2p sends no server name; quinn wants one for its API.
-        let connecting = endpoint.connect_with(self.client_config(expected)?, remote, "l")?;
-        established(connecting, &self.shared.config, expected).await
+        let mismatch = Mismatch::default();
+        let connecting = endpoint.connect_with(self.client_config(expected, Arc::clone(&mismatch))?, remote, "l")?;
+        established(connecting, &self.shared.config, expected, &mismatch).await
     }
 
     async fn listen(&self, addr: &Multiaddr) -> Result<QuicListener, Error> {
         let socket = socket_of(addr).ok_or_else(|| Error::Unsupported(addr.clone()))?;
-        let endpoint = bind(socket, Some(self.server_config()?))?;
+        let (endpoint, handle) = bind(socket, Some(self.server_config()?))?;
         let bound = endpoint.local_addr().map_err(|source| Error::Bind { addr: addr.clone(), source })?;
         tracing::debug!(%bound, "quic: listening");
         self.shared.endpoints.lock().unwrap_or_else(PoisonError::into_inner).push(endpoint.clone());
-        Ok(QuicListener { endpoint, bound, config: self.shared.config.clone() })
+        self.shared.punchers.add(bound, handle);
+        Ok(QuicListener { endpoint, bound, shared: Arc::clone(&self.shared) })
+    }
+
+    /// Sends UDP packets of 64 to 200 random bytes to `addr`, every 10 to
+    /// 200 ms, from the socket of a listener of its family, until a
+    /// connection from `addr` arrives at a listener or the hole punch
+    /// duration passes ([`Config::with_hole_punch_duration`]); `Ok` either
+    /// way. Fails with [`Error::NotListening`] when no listener of `addr`'s
+    /// family is there to punch from.
+    async fn hole_punch(&self, addr: &Multiaddr) -> Result<(), Error> {
+        let remote = socket_of(addr).ok_or_else(|| Error::Unsupported(addr.clone()))?;
+        let punchers = &self.shared.punchers;
+        let socket = punchers.socket_for(remote).ok_or_else(|| Error::NotListening(addr.clone()))?;
+        let waiting = punchers.wait_for(remote);
+        let duration = self.shared.config.hole_punch_duration;
+        tracing::debug!(%remote, from = ?socket.local_addr().ok(), ?duration, "quic: hole punching");
+        let arrived = hole_punch::punch(&socket, remote, &waiting, duration).await;
+        tracing::debug!(%remote, arrived, "quic: hole punch done");
+        Ok(())
     }
 }
 
 /// A bound QUIC listener. Dropping it stops accepting connections (its
 /// socket stays open while connections or dials use it).
-#[derive(Debug)]
 pub struct QuicListener {
     endpoint: quinn::Endpoint,
     bound: SocketAddr,
-    config: Config,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for QuicListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuicListener").field("bound", &self.bound).finish_non_exhaustive()
+    }
 }
 
 impl Drop for QuicListener {
     fn drop(&mut self) {
         self.endpoint.set_server_config(None);
+        self.shared.punchers.remove(self.bound);
     }
 }
 
@@ -189,11 +243,12 @@ impl ConnectionListener for QuicListener {
 
     async fn accept(&mut self) -> Result<(Multiaddr, Upgrade), Error> {
         let incoming = self.endpoint.accept().await.ok_or(Error::Closed)?;
+        self.shared.punchers.arrived(incoming.remote_address());
         let remote = addr::socket_addr_to_multiaddr(incoming.remote_address());
-        let config = self.config.clone();
+        let config = self.shared.config.clone();
         let upgrade = Box::pin(async move {
             let connecting = incoming.accept()?;
-            established(connecting, &config, None).await
+            established(connecting, &config, None, &Mismatch::default()).await
         });
         Ok((remote, upgrade))
     }

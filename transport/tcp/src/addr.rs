@@ -12,33 +12,13 @@
 //! every interface of its family, so it reports one address per interface
 //! rather than the wildcard, which no peer can dial.
 
-use std::{
-    borrow::Cow,
-    net::{IpAddr, SocketAddr},
+use std::{borrow::Cow, net::SocketAddr};
+
+use strata_core::{
+    Multiaddr,
+    multiaddr::{Component, DnsFamily},
+    transport::reachable_socket_addrs,
 };
-
-use strata_core::{Multiaddr, multiaddr::Component, transport::reachable_socket_addrs};
-
-/// Which addresses a DNS name may resolve to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Family {
-    /// `/dns`: either.
-    Any,
-    /// `/dns4`: IPv4 only.
-    V4,
-    /// `/dns6`: IPv6 only.
-    V6,
-}
-
-impl Family {
-    pub(crate) fn admits(self, ip: IpAddr) -> bool {
-        match self {
-            Self::Any => true,
-            Self::V4 => ip.is_ipv4(),
-            Self::V6 => ip.is_ipv6(),
-        }
-    }
-}
 
 /// Where a dial goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +26,7 @@ pub(crate) enum DialTarget<'a> {
     /// A socket address, as is.
     Socket(SocketAddr),
     /// A name to resolve first.
-    Dns { name: Cow<'a, str>, port: u16, family: Family },
+    Dns { name: Cow<'a, str>, port: u16, family: DnsFamily },
 }
 
 /// The dial target of `addr`, if it has one of the shapes this transport
@@ -59,9 +39,9 @@ pub(crate) fn dial_target(addr: &Multiaddr) -> Option<DialTarget<'_>> {
     Some(match host {
         Component::Ip4(ip) => DialTarget::Socket(SocketAddr::new(ip.into(), port)),
         Component::Ip6(ip) => DialTarget::Socket(SocketAddr::new(ip.into(), port)),
-        Component::Dns(name) => DialTarget::Dns { name, port, family: Family::Any },
-        Component::Dns4(name) => DialTarget::Dns { name, port, family: Family::V4 },
-        Component::Dns6(name) => DialTarget::Dns { name, port, family: Family::V6 },
+        Component::Dns(name) => DialTarget::Dns { name, port, family: DnsFamily::Any },
+        Component::Dns4(name) => DialTarget::Dns { name, port, family: DnsFamily::V4 },
+        Component::Dns6(name) => DialTarget::Dns { name, port, family: DnsFamily::V6 },
         _ => return None,
     })
 }
@@ -100,7 +80,7 @@ mod tests {
         assert_eq!(dial_target(&parse("/ip6/::1/tcp/80")), Some(DialTarget::Socket("[::1]:80".parse().unwrap())));
         assert_eq!(
             dial_target(&parse("/dns4/example.com/tcp/443")),
-            Some(DialTarget::Dns { name: "example.com".into(), port: 443, family: Family::V4 })
+            Some(DialTarget::Dns { name: "example.com".into(), port: 443, family: DnsFamily::V4 })
         );
         for other in
             ["/ip4/1.2.3.4/udp/80", "/ip4/1.2.3.4/tcp/80/ws", "/ip4/1.2.3.4", "/tcp/80", "/dnsaddr/x.io/tcp/1", ""]

@@ -8,11 +8,12 @@ use std::time::Duration;
 pub struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) listen_backlog: u32,
+    pub(crate) port_reuse: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(10), listen_backlog: 1024 }
+        Self { connect_timeout: Duration::from_secs(10), listen_backlog: 1024, port_reuse: true }
     }
 }
 
@@ -33,6 +34,21 @@ impl Config {
     #[must_use]
     pub fn with_listen_backlog(mut self, backlog: u32) -> Self {
         self.listen_backlog = backlog;
+        self
+    }
+
+    /// Whether dials leave from the port this transport listens on
+    /// (`SO_REUSEADDR` and `SO_REUSEPORT` on the listening and the dialing
+    /// sockets), so that peers, and NATs on the way, see one port for the
+    /// node: what identify's observed addresses and hole punching
+    /// (`libp2p-relay-DCUtR.md`) rely on. Default: on. A dial with no
+    /// listener of its address family, or whose socket pair is taken (a
+    /// connection between the same two ports exists already), uses a
+    /// fresh ephemeral port, as with the option off. `SO_REUSEPORT` exists
+    /// on Unix only; elsewhere dials always use an ephemeral port.
+    #[must_use]
+    pub fn with_port_reuse(mut self, reuse: bool) -> Self {
+        self.port_reuse = reuse;
         self
     }
 }

@@ -23,6 +23,8 @@ pub enum Error {
         addr: Multiaddr,
         /// The configured limit.
         timeout: Duration,
+        /// The timer's report (what a host recognises a timeout by).
+        source: tokio::time::error::Elapsed,
     },
 
     /// The remote refused the connection, or it failed otherwise. For a
@@ -35,14 +37,21 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// A DNS name did not resolve, or resolved to no address of the family
-    /// the multiaddr asks for (`/dns4` wants IPv4, `/dns6` IPv6).
-    #[error("resolving {name} failed: {reason}")]
+    /// A DNS name did not resolve.
+    #[error("resolving {name} failed: {source}")]
     Resolve {
         /// The name looked up.
         name: String,
-        /// Why it failed.
-        reason: String,
+        /// The resolver's error.
+        source: std::io::Error,
+    },
+
+    /// A DNS name resolved, but to no address of the family the multiaddr
+    /// asks for (`/dns4` wants IPv4, `/dns6` IPv6).
+    #[error("{name} has no address of the family its multiaddr asks for")]
+    NoAddress {
+        /// The name looked up.
+        name: String,
     },
 
     /// The listener could not be bound (port in use, address not local…).

@@ -3,6 +3,7 @@
 mod addr;
 mod config;
 mod error;
+mod ports;
 mod transport;
 
 pub use addr::socket_addr_to_multiaddr;

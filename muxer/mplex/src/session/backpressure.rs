@@ -1,11 +1,10 @@
 //! When a connection stops reading its socket, and how much the remote
-//! may make it hold: the connection's receive budget, the node's shared
-//! [`MemoryBudget`], the frames the remote provoked and has not read
-//! (resets of streams it opened past the limit or overflowed), and a
-//! stream full under [`Overflow::Block`](crate::Overflow::Block). Part of the state machine (no
-//! I/O); the driver asks [`Session::reading_blocked`] between frames.
-
-use strata_core::MemoryBudget;
+//! may make it hold: the connection's receive budget, the frames the
+//! remote provoked and has not read (resets of streams it opened past the
+//! limit or overflowed), and a stream full under
+//! [`Overflow::Block`](crate::Overflow::Block). Part of the state machine
+//! (no I/O); the driver asks between frames (and checks the node's
+//! memory budget itself).
 
 use super::Session;
 use crate::frame::{Kind, StreamId};
@@ -15,10 +14,10 @@ impl Session {
     /// provoked): counted as owed until written, so that a remote that
     /// provokes them without reading gets its input paused.
     pub(super) fn queue_owed(&mut self, kind: Kind, id: StreamId) {
-        let before = self.queued_total;
+        let before = self.outbound.total();
         self.queue(kind, id, &[]);
-        let len = usize::try_from(self.queued_total - before).unwrap_or(usize::MAX);
-        self.control_marks.push_back((self.queued_total, len));
+        let len = usize::try_from(self.outbound.total() - before).unwrap_or(usize::MAX);
+        self.control_marks.push_back((self.outbound.total(), len));
         self.control_owed += len;
     }
 
@@ -44,21 +43,14 @@ impl Session {
     /// must not stop reading, or two peers writing to each other at once
     /// would each wait for the other to read.
     pub(crate) fn reading_blocked(&mut self) -> bool {
-        if self.recv_total > self.config.max_connection_buffer {
-            self.over_budget = true;
-            return true;
-        }
-        if self.owes_too_much() {
-            return true;
-        }
-        if self.config.memory_budget.as_ref().is_some_and(MemoryBudget::is_over) {
+        if self.recv_total > self.config.max_connection_buffer || self.owes_too_much() {
             return true;
         }
         let Some(id) = self.blocked_on else { return false };
         let max = self.config.max_buffer;
         match self.streams.get(&id) {
             Some(stream)
-                if stream.state != strata_core::StreamState::Reset && !stream.dropped && stream.recv_len > max =>
+                if stream.state != strata_core::StreamState::Reset && !stream.dropped && stream.recv.len() > max =>
             {
                 true
             }
@@ -72,30 +64,6 @@ impl Session {
     /// Whether the frames the remote provoked and has not read pass the
     /// bound (reading is paused for them).
     pub(crate) fn owes_too_much(&self) -> bool {
-        self.control_owed >= self.config.max_outbound_queue
-    }
-
-    /// Whether reading is held back by the node's memory budget (which
-    /// other connections free: the driver checks again on a timer).
-    pub(crate) fn node_over_budget(&self) -> bool {
-        self.config.memory_budget.as_ref().is_some_and(MemoryBudget::is_over)
-    }
-
-    /// Whether reading stopped over budget and may go on now.
-    pub(super) fn under_budget_again(&mut self) -> bool {
-        if self.over_budget && self.recv_total <= self.config.max_connection_buffer {
-            self.over_budget = false;
-            return true;
-        }
-        false
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // What this connection still buffered leaves the node's budget.
-        if let Some(budget) = &self.config.memory_budget {
-            budget.remove(self.recv_total);
-        }
+        self.control_owed >= self.config.connection.max_outbound_queue
     }
 }

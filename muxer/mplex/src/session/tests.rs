@@ -2,10 +2,15 @@
 //! lays them out (`| uvarint id << 3 | flag | uvarint length | data |`),
 //! fed in, and the bytes and events that come out checked.
 
-use bytes::BytesMut;
-use strata_core::StreamState;
+use std::time::{Duration, Instant};
 
-use super::{Event, Session, StreamError};
+use bytes::BytesMut;
+use strata_core::{
+    StreamState,
+    muxer::{Event, Session as _, StreamError},
+};
+
+use super::Session;
 use crate::{Config, Overflow, frame::StreamId};
 
 /// One frame as the remote writes it (ids and lengths below 16 are one
@@ -28,7 +33,7 @@ fn theirs(num: u64) -> StreamId {
     StreamId { num, ours: false }
 }
 
-fn events(session: &mut Session) -> Vec<Event> {
+fn events(session: &mut Session) -> Vec<Event<StreamId>> {
     std::iter::from_fn(|| session.next_event()).collect()
 }
 
@@ -59,10 +64,10 @@ fn a_remote_stream_opens_carries_data_and_half_closes() {
     assert!(session.is_finished_reading(id));
     // Our answer and close go as MessageReceiver (1) and CloseReceiver (3).
     session.write(id, b"hi").unwrap();
-    session.close(id).unwrap();
+    session.close_stream(id).unwrap();
     assert_eq!(sent(&mut session), [0x01, 2, b'h', b'i', 0x03, 0]);
     assert_eq!(state(&session, id), Some(StreamState::Closed));
-    session.drop_stream(id, true);
+    session.drop_stream(id);
     assert_eq!(session.stream_count(), 0, "closed both ways and let go: forgotten");
     assert!(sent(&mut session).is_empty(), "nothing more to say");
 }
@@ -70,8 +75,8 @@ fn a_remote_stream_opens_carries_data_and_half_closes() {
 #[test]
 fn our_streams_are_numbered_from_zero_and_named_by_number() {
     let mut session = Session::new(Config::default());
-    let first = session.open().unwrap();
-    let second = session.open().unwrap();
+    let first = session.open(Instant::now()).unwrap();
+    let second = session.open(Instant::now()).unwrap();
     assert_eq!((first.num, second.num), (0, 1));
     // NewStream frames: id 0 named "0", id 1 named "1".
     assert_eq!(sent(&mut session), [0x00, 1, b'0', 0x08, 1, b'1']);
@@ -91,7 +96,7 @@ fn a_reset_ends_both_directions_and_frees_the_buffer() {
     assert_eq!(session.recv_total, 0, "the unread bytes are gone");
     assert_eq!(session.read(id, &mut [0u8; 8]), Err(StreamError::Reset));
     assert_eq!(session.write(id, b"x"), Err(StreamError::Reset));
-    session.drop_stream(id, true);
+    session.drop_stream(id);
     assert!(sent(&mut session).is_empty(), "no reset answers a reset");
     assert_eq!(session.stream_count(), 0);
 }
@@ -99,22 +104,36 @@ fn a_reset_ends_both_directions_and_frees_the_buffer() {
 #[test]
 fn dropping_an_unclosed_stream_resets_it_and_a_closed_one_waits_for_the_remote() {
     let mut session = Session::new(Config::default());
-    let a = session.open().unwrap();
-    let b = session.open().unwrap();
+    let a = session.open(Instant::now()).unwrap();
+    let b = session.open(Instant::now()).unwrap();
     sent(&mut session);
-    session.drop_stream(a, true);
+    session.drop_stream(a);
     assert_eq!(sent(&mut session), [0x06, 0], "ResetInitiator on stream 0");
     assert_eq!(session.stream_count(), 1);
-    session.close(b).unwrap();
-    session.drop_stream(b, true);
+    session.close_stream(b).unwrap();
+    session.drop_stream(b);
     assert_eq!(sent(&mut session), [0x0c, 0], "CloseInitiator on stream 1, no reset");
     assert_eq!(state(&session, b), Some(StreamState::LocalClosed), "waits for the remote's close");
-    // Data still arriving on it is dropped; the remote's close finishes it.
-    let mut input = wire(1, 1, b"late"); // MessageReceiver: on our stream 1
-    input.extend_from_slice(&wire(1, 3, b"")); // CloseReceiver
-    session.feed(&mut input).unwrap();
+    // The remote's close finishes it.
+    session.feed(&mut wire(1, 3, b"")).unwrap(); // CloseReceiver
+    assert!(sent(&mut session).is_empty());
+    assert_eq!(session.stream_count(), 0);
+}
+
+#[test]
+fn a_remote_that_writes_to_a_stream_closed_and_let_go_is_reset() {
+    let mut session = Session::new(Config::default());
+    let id = session.open(Instant::now()).unwrap();
+    session.close_stream(id).unwrap();
+    session.drop_stream(id);
+    sent(&mut session);
+    // Nobody will read what arrives: it is dropped, and the remote told.
+    session.feed(&mut wire(0, 1, b"late")).unwrap(); // MessageReceiver: on our stream 0
+    assert_eq!(sent(&mut session), [0x06, 0], "ResetInitiator on stream 0");
     assert_eq!(session.recv_total, 0);
     assert_eq!(session.stream_count(), 0);
+    session.feed(&mut wire(0, 1, b"later")).unwrap();
+    assert!(sent(&mut session).is_empty(), "one reset is enough");
 }
 
 #[test]
@@ -125,7 +144,7 @@ fn past_the_stream_limit_a_new_remote_stream_is_reset() {
     session.feed(&mut input).unwrap();
     assert_eq!(session.stream_count(), 1);
     assert_eq!(sent(&mut session), [0x0d, 0], "ResetReceiver on their stream 1");
-    assert!(session.open().is_err(), "and we may not open one either");
+    assert!(session.open(Instant::now()).is_err(), "and we may not open one either");
 }
 
 #[test]
@@ -151,11 +170,65 @@ fn a_full_stream_is_reset_or_blocks_reading_by_policy() {
             // The reader catches up: reading may go on.
             let mut buf = [0u8; 200];
             assert_eq!(session.read(theirs(0), &mut buf), Ok(200));
-            assert!(events(&mut session).contains(&Event::Unblocked));
-            assert!(!session.reading_blocked());
+            assert!(!session.reading_blocked(), "the reader caught up");
         } else {
             assert_eq!(state(&session, theirs(0)), Some(StreamState::Reset));
             assert_eq!(sent(&mut session), [0x05, 0], "ResetReceiver for the slow stream");
         }
     }
+}
+
+// ----- deadlines, on a fake clock -----
+
+type ConnectionError = crate::Error;
+
+/// A session of `config` fed `opens` remote streams past a limit of one,
+/// at `start`: it owes a reset for each.
+fn owing(config: Config, opens: u64, start: Instant) -> Session {
+    let mut session = Session::new(config.with_max_streams(1));
+    let mut input = BytesMut::new();
+    for id in 0..=opens {
+        input.extend_from_slice(&wire(id, 0, b""));
+    }
+    while session.handle_input(&mut input, start).unwrap() {}
+    session
+}
+
+#[test]
+fn a_remote_that_provokes_resets_and_reads_none_stalls_the_session() {
+    let config = Config::default().with_max_outbound_queue(4).with_stall_timeout(Duration::from_secs(5));
+    let start = Instant::now();
+    let mut session = owing(config, 2, start); // two resets of two bytes each
+    assert!(session.reading_paused());
+    assert_eq!(session.poll_timeout(), Some(start + Duration::from_secs(5)));
+    session.handle_timeout(start + Duration::from_secs(4)).unwrap();
+    let result = session.handle_timeout(start + Duration::from_secs(5));
+    assert!(matches!(result, Err(ConnectionError::Stalled(_))), "{result:?}");
+}
+
+#[test]
+fn resets_written_in_time_stop_the_stall_clock() {
+    let config = Config::default().with_max_outbound_queue(4).with_stall_timeout(Duration::from_secs(5));
+    let start = Instant::now();
+    let mut session = owing(config, 2, start);
+    let written = sent(&mut session);
+    session.flushed(written.len() as u64);
+    assert!(!session.reading_paused());
+    assert_eq!(session.poll_timeout(), None);
+    session.handle_timeout(start + Duration::from_hours(1)).unwrap();
+}
+
+#[test]
+fn closing_gives_up_at_the_close_timeout_and_dropped_streams_send_nothing() {
+    let mut session = Session::new(Config::default().with_close_timeout(Duration::from_secs(2)));
+    let start = Instant::now();
+    let id = session.open(start).unwrap();
+    sent(&mut session);
+    session.close(start);
+    assert_eq!(session.open(start), Err(StreamError::SessionEnded));
+    session.drop_stream(id);
+    assert!(sent(&mut session).is_empty(), "no reset once closing");
+    assert_eq!(session.poll_timeout(), Some(start + Duration::from_secs(2)));
+    let result = session.handle_timeout(start + Duration::from_secs(2));
+    assert!(matches!(result, Err(ConnectionError::CloseTimeout(_))), "{result:?}");
 }

@@ -9,13 +9,9 @@
 //! measured round trip is mostly scheduling noise, and a stream that moves
 //! half a window per millisecond is fast by any measure.
 
-use std::{
-    collections::VecDeque,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
-use strata_core::StreamState;
+use strata_core::{StreamState, muxer::RecvBuffer};
 
 use crate::{INITIAL_WINDOW, frame::Flags};
 
@@ -42,8 +38,7 @@ pub(super) struct Stream {
     pub(super) consumed: u32,
     /// When the last window update went out (or the stream opened).
     pub(super) last_update: Instant,
-    pub(super) recv: VecDeque<Bytes>,
-    pub(super) buffered: usize,
+    pub(super) recv: RecvBuffer,
 }
 
 impl Stream {
@@ -58,8 +53,7 @@ impl Stream {
             window: INITIAL_WINDOW,
             consumed: 0,
             last_update: now,
-            recv: VecDeque::new(),
-            buffered: 0,
+            recv: RecvBuffer::default(),
         }
     }
 
@@ -69,27 +63,15 @@ impl Stream {
     }
 
     /// Hands up to `max` buffered bytes to `put`, in order; returns how many.
-    pub(super) fn read_into(&mut self, max: usize, mut put: impl FnMut(&[u8])) -> usize {
-        let mut n = 0;
-        while n < max {
-            let Some(front) = self.recv.front_mut() else { break };
-            let take = front.len().min(max - n);
-            put(&front[..take]);
-            front.advance(take);
-            n += take;
-            if front.is_empty() {
-                self.recv.pop_front();
-            }
-        }
-        self.buffered -= n;
+    pub(super) fn read_into(&mut self, max: usize, put: impl FnMut(&[u8])) -> usize {
+        let n = self.recv.read_into(max, put);
         self.consumed = self.consumed.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
         n
     }
 
     /// Drops what was buffered; returns how many bytes that freed.
     pub(super) fn discard(&mut self) -> usize {
-        self.recv.clear();
-        std::mem::take(&mut self.buffered)
+        self.recv.clear()
     }
 
     /// The window update due after a read, if half the window was

@@ -1,7 +1,8 @@
-//! The words of a yamux session: which side we are, its limits, what it
-//! reports, and how its calls fail.
+//! The words of a yamux session: which side we are, and its limits.
 
-use crate::frame::GoAway;
+use std::time::Duration;
+
+use strata_core::muxer::ConnectionConfig;
 
 /// Which side of the connection we are: it decides stream id parity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,11 +24,18 @@ pub struct SessionConfig {
     pub max_ack_backlog: usize,
     /// The largest data frame we send.
     pub max_frame_len: usize,
+    /// The largest frame we accept (a larger one ends the session).
+    pub max_received_frame_len: usize,
     /// The most one stream's receive window grows to.
     pub max_stream_window: u32,
     /// The most all receive windows of the session add up to once grown
     /// (each stream starts at 256 KiB whatever this says).
     pub max_connection_window: u64,
+    /// The keep-alive ping interval, if any.
+    pub keep_alive: Option<Duration>,
+    /// The limits every muxer shares (outbound queue, stall and close
+    /// timeouts, the node's memory budget).
+    pub connection: ConnectionConfig,
 }
 
 impl Default for SessionConfig {
@@ -38,72 +46,9 @@ impl Default for SessionConfig {
             max_frame_len: 16 * 1024,
             max_stream_window: 16 << 20,
             max_connection_window: 64 << 20,
+            max_received_frame_len: 16 << 20,
+            keep_alive: None,
+            connection: ConnectionConfig::default(),
         }
     }
-}
-
-/// What the session reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// The remote opened a stream (accept it with [`Session::accept`](super::Session::accept)).
-    Inbound(u32),
-    /// Data arrived on a stream.
-    Readable(u32),
-    /// More of a stream's send window is free.
-    Writable(u32),
-    /// The remote half-closed a stream.
-    RemoteClosed(u32),
-    /// A stream was reset by the remote.
-    Reset(u32),
-    /// The answer to one of our pings.
-    Pong(u32),
-    /// The remote ends the session.
-    GoAway(Option<GoAway>),
-}
-
-/// Why the session failed (a go-away with the protocol-error code is
-/// queued for the remote).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionError {
-    /// The remote opened a stream with our parity, id 0, or an id in use.
-    #[error("the remote opened stream {0}, which it may not")]
-    BadStreamId(u32),
-    /// The remote sent more than the window we granted.
-    #[error("the remote sent {len} bytes on stream {stream} past a window of {window}")]
-    WindowExceeded {
-        /// The stream.
-        stream: u32,
-        /// The bytes sent.
-        len: usize,
-        /// The window left.
-        window: u32,
-    },
-    /// A window update overflowed the window.
-    #[error("a window update overflowed stream {0}'s window")]
-    WindowOverflow(u32),
-}
-
-/// Why an application call failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum StreamError {
-    /// No such stream (never opened, or closed and forgotten).
-    #[error("no such stream")]
-    Unknown,
-    /// The stream was reset.
-    #[error("the stream was reset")]
-    Reset,
-    /// We closed it for writing.
-    #[error("write after close")]
-    Closed,
-    /// Too many streams.
-    #[error("too many streams")]
-    TooMany,
-    /// Too many of our streams not acknowledged yet: wait for an ACK.
-    #[error("too many streams not acknowledged by the remote yet")]
-    AckBacklog,
-    /// The session has ended.
-    #[error("the session has ended")]
-    SessionEnded,
 }

@@ -211,7 +211,7 @@ impl<R: Router> Net<R> {
                 let seqno = m as u64;
                 let (raw, published) = message::publish(
                     SignaturePolicy::StrictSign,
-                    key.peer_id(),
+                    &key.public(),
                     |bytes| key.sign(bytes),
                     seqno,
                     TOPIC,

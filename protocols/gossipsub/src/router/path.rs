@@ -22,29 +22,27 @@ impl GossipRouter {
         out: &mut Outbox,
         actions: &mut Vec<Action>,
     ) {
-        let decoded = match message::decode(self.config.policy, self.config.max_message_len, raw) {
+        let decoded = match message::decode(self.config.shared.policy(), self.config.shared.max_message_len(), raw) {
             Ok(decoded) => decoded,
             Err(error) => {
                 tracing::debug!(%from, %error, "gossipsub: dropping a message");
                 return;
             }
         };
-        self.promises.heard_from(from, now);
-        let id = self.config.message_id.id(decoded.message());
+        self.peers.entry(from).data.last_message = Some(now);
+        let id = self.config.shared.message_id().id(decoded.message());
         if self.seen.contains(&id) {
-            if let Some(score) = &mut self.score {
-                score.duplicate(from, &id, now);
-            }
+            self.scores.duplicate(from, &id, now);
             return;
         }
         let Some(topic) = decoded.message().topics.first().cloned() else { return };
-        let scored = self.mesh.contains_key(&topic);
+        let scored = self.overlay.is_joined(&topic);
         let message = match decoded.verify(raw) {
             Ok(message) => message,
             Err(error) => {
                 tracing::debug!(%from, %error, "gossipsub: dropping a message with a bad signature");
-                if let Some(score) = self.score.as_mut().filter(|_| scored) {
-                    score.invalid(from, &topic);
+                if scored {
+                    self.scores.invalid(from, &topic);
                 }
                 return;
             }
@@ -53,8 +51,8 @@ impl GossipRouter {
         // suppress the real message.
         self.seen.insert(id.clone(), now);
         self.promises.fulfilled(&id);
-        if let Some(score) = self.score.as_mut().filter(|_| scored) {
-            score.validating(from, &id, &topic, now);
+        if scored {
+            self.scores.validating(from, &id, &topic, now);
         }
         if self.config.validator.is_none() {
             return self.accept(from, id, raw.to_vec(), message, now, out, actions);
@@ -80,9 +78,7 @@ impl GossipRouter {
         actions: &mut Vec<Action>,
     ) {
         let Some(topic) = message.topics.first().cloned() else { return };
-        if let Some(score) = &mut self.score {
-            score.accepted(&id, now);
-        }
+        self.scores.accepted(&id, now);
         let mut skip = vec![from];
         skip.extend(message.source);
         let targets = self.forward_targets(&topic, &skip);
@@ -95,7 +91,7 @@ impl GossipRouter {
         }
         let rpc = message_rpc(&raw);
         for peer in targets {
-            let unwanted = self.counters.get(&peer).is_some_and(|counters| counters.dont_send.contains(&id));
+            let unwanted = self.peers.get(peer).is_some_and(|record| record.data.dont_send.contains(&id));
             if !unwanted {
                 out.message(peer, rpc.clone());
             }
@@ -110,9 +106,9 @@ impl GossipRouter {
     /// direct and floodsub peers subscribed to it, minus `skip` (sender,
     /// author).
     fn forward_targets(&self, topic: &str, skip: &[PeerId]) -> BTreeSet<PeerId> {
-        let mut targets: BTreeSet<PeerId> = self.mesh.get(topic).cloned().unwrap_or_default();
+        let mut targets: BTreeSet<PeerId> = self.overlay.mesh(topic).cloned().unwrap_or_default();
         targets.extend(
-            self.topics
+            self.peers
                 .peers_of(topic)
                 .into_iter()
                 .filter(|peer| self.kind(*peer) == Kind::Floodsub || self.direct.contains(peer)),

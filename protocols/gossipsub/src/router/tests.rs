@@ -53,7 +53,7 @@ pub(super) fn control_rpc(control: ControlMessage) -> Vec<u8> {
 }
 
 pub(super) fn signed(author: &Keypair, seqno: u64, topic: &str, data: &[u8]) -> Vec<u8> {
-    message::publish(SignaturePolicy::StrictSign, author.peer_id(), |m| author.sign(m), seqno, topic, data).0
+    message::publish(SignaturePolicy::StrictSign, &author.public(), |m| author.sign(m), seqno, topic, data).0
 }
 
 pub(super) fn grafted_peers(actions: &[Action]) -> Vec<PeerId> {
@@ -108,6 +108,24 @@ fn a_graft_is_accepted_when_subscribed_and_refused_otherwise() {
         }
     }
     assert_eq!(router.mesh_peers("t").len(), 3);
+}
+
+#[test]
+fn prunes_for_topics_we_are_not_in_leave_no_backoff() {
+    // Backoffs outlive a disconnect: a peer naming topics at will must not
+    // be able to fill the map with them.
+    let now = Instant::now();
+    let mut router = router();
+    let peer = peers(&mut router, 1, "t", now)[0];
+    let prunes = (0..100)
+        .map(|n| crate::control::ControlPrune {
+            topic_id: Some(format!("other-{n}")),
+            peers: vec![],
+            backoff: Some(3600),
+        })
+        .collect();
+    router.receive(peer, &control_rpc(ControlMessage { prune: prunes, ..Default::default() }), now);
+    assert!(!router.overlay.backs_off(peer), "no backoff for a topic we never joined");
 }
 
 #[test]
@@ -293,9 +311,9 @@ fn publishing_without_subscribing_uses_a_fanout_that_expires() {
     let message = message::receive(SignaturePolicy::StrictSign, 1 << 20, &raw).unwrap();
     let actions = router.publish(raw, &message, me.peer_id(), now);
     assert_eq!(sent(&actions).len(), 6, "to a fanout of D");
-    assert_eq!(router.fanout.get("t").map(std::collections::BTreeSet::len), Some(6));
+    assert_eq!(router.overlay.fanout("t").map(std::collections::BTreeSet::len), Some(6));
     router.heartbeat(now + Duration::from_secs(61));
-    assert!(router.fanout.is_empty(), "forgotten after the fanout TTL");
+    assert!(router.overlay.fanout("t").is_none(), "forgotten after the fanout TTL");
 }
 
 #[test]
@@ -337,3 +355,45 @@ fn arbitrary_rpcs_never_panic() {
 }
 
 mod attacks;
+
+#[test]
+fn a_disconnect_leaves_no_per_peer_state_behind() {
+    let now = Instant::now();
+    let mut router = GossipRouter::new(Config::default().with_seed(7).with_flood_publish(false));
+    let all = peers(&mut router, 5, "t", now);
+    let target = all[0];
+    for peer in &all {
+        assert!(router.receive(*peer, &Rpc::subscriptions([("f", true)]).encode(), now).1.is_none());
+    }
+    router.set_local("t", true, now);
+    let local = Keypair::ed25519_from_secret([8; 32]);
+    router.publish(
+        signed(&local, 1, "f", b"fanout"),
+        &message::receive(SignaturePolicy::StrictSign, 1 << 20, &signed(&local, 1, "f", b"fanout")).unwrap(),
+        local.peer_id(),
+        now,
+    );
+    let author = Keypair::ed25519_from_secret([9; 32]);
+    router.receive(target, &Rpc::messages(vec![signed(&author, 1, "t", b"hello")]).encode(), now);
+    let ihave = ControlIHave { topic_id: Some("t".into()), message_ids: vec![b"unseen".to_vec()] };
+    let idontwant = ControlIDontWant { message_ids: vec![b"unwanted".to_vec()] };
+    let control = ControlMessage { ihave: vec![ihave], idontwant: vec![idontwant], ..Default::default() };
+    let (actions, _) = router.receive(target, &control_rpc(control), now);
+    assert!(sent(&actions).iter().any(|(_, _, control)| !control.iwant.is_empty()), "an IWANT: a promise owed");
+    assert!(router.mesh_peers("t").contains(&target));
+    assert!(router.overlay.mentions(target) && router.promises.mentions(target) && router.scores.mentions(target));
+    assert!(router.peers.get(target).is_some_and(|record| record.data.last_message.is_some()));
+
+    router.peer_disconnected(target, now);
+
+    assert!(!router.peers.contains(target), "its record");
+    assert!(!router.overlay.mentions(target), "its mesh and fanout places");
+    assert!(!router.overlay.backs_off(target), "no backoff: it was not pruned");
+    assert!(!router.promises.mentions(target), "its promises");
+    assert!(!router.scores.mentions(target), "its score (not negative, so not kept)");
+    assert_eq!(router.peer_count(), all.len() - 1);
+    for peer in &all[1..] {
+        router.peer_disconnected(*peer, now);
+    }
+    assert_eq!(router.peer_count(), 0);
+}

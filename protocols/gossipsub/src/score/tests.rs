@@ -15,7 +15,7 @@ fn ip(text: &str) -> Option<IpAddr> {
 }
 
 fn scored(params: ScoreParams) -> (PeerScore, PeerId) {
-    let mut score = PeerScore::new(params, Duration::from_mins(2));
+    let mut score = PeerScore::new(Some((params, Thresholds::default())), Duration::from_mins(2));
     let peer = PeerId::random();
     score.add_peer(peer, ip("10.0.0.1"));
     (score, peer)
@@ -95,7 +95,7 @@ fn a_rejected_message_penalises_its_sender_and_every_copy_and_an_ignored_one_nob
 #[test]
 fn peers_on_one_ip_past_the_threshold_are_penalised_except_on_loopback() {
     let params = ScoreParams::default();
-    let mut score = PeerScore::new(params, Duration::from_mins(2));
+    let mut score = PeerScore::new(Some((params, Thresholds::default())), Duration::from_mins(2));
     let sybils: Vec<PeerId> = (0..5).map(|_| PeerId::random()).collect();
     for peer in &sybils {
         score.add_peer(*peer, ip("203.0.113.7"));

@@ -61,17 +61,13 @@ async fn node(index: usize, seed: u64, k: usize) -> Node {
     secret[8..16].copy_from_slice(&seed.to_be_bytes());
     let keypair = Keypair::ed25519_from_secret(secret);
     let host_config = HostConfig::default().with_max_connections(4096).with_max_inbound_connections(4096);
-    let host = Host::builder(
-        &keypair,
-        MemoryTransport::default(),
-        strata_noise::Config::new(&keypair),
-        strata_yamux::Config::default(),
-    )
-    .config(host_config)
-    .listen("/memory/0".parse().expect("a memory address"))
-    .build()
-    .await
-    .expect("a host");
+    let host =
+        Host::builder(&keypair, MemoryTransport::default(), strata_noise::Config::new, strata_yamux::Config::default())
+            .config(host_config)
+            .listen("/memory/0".parse().expect("a memory address"))
+            .build()
+            .await
+            .expect("a host");
     let identify = Identify::attach(&host, strata_identify::Config::default()).expect("identify");
     let config = Config::default().with_k(k).with_bootstrap_interval(None);
     let kad = Kad::attach(&host, config).expect("kad");

@@ -14,7 +14,7 @@ use super::{PeerConnection, Router, Shared};
 
 /// Follows the host's connections through its reliable lifecycle:
 /// announces subscriptions to each new peer, forgets each peer that left.
-pub(super) async fn follow<R: Router>(shared: Arc<Shared<R>>, mut lifecycle: Lifecycle) {
+pub(super) async fn follow<R: Router + ?Sized>(shared: Arc<Shared<R>>, mut lifecycle: Lifecycle) {
     while let Some(event) = lifecycle.next().await {
         match event {
             ConnectionEvent::Established { peer, first: true, remote_addr, endpoint, .. } => {
@@ -28,7 +28,7 @@ pub(super) async fn follow<R: Router>(shared: Arc<Shared<R>>, mut lifecycle: Lif
 }
 
 /// Runs the router's heartbeat every `interval` while the service lives.
-pub(super) async fn heartbeat<R: Router>(shared: std::sync::Weak<Shared<R>>, interval: Duration) {
+pub(super) async fn heartbeat<R: Router + ?Sized>(shared: std::sync::Weak<Shared<R>>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await; // the first tick is immediate
@@ -42,27 +42,31 @@ pub(super) async fn heartbeat<R: Router>(shared: std::sync::Weak<Shared<R>>, int
 }
 
 /// Reads RPCs from an inbound stream until the remote closes it.
-pub(super) async fn read_inbound<R: Router>(shared: Arc<Shared<R>>, mut stream: Stream) -> std::io::Result<()> {
+pub(super) async fn read_inbound<R: Router + ?Sized>(
+    shared: Arc<Shared<R>>,
+    mut stream: Stream,
+) -> std::io::Result<()> {
     let peer = stream.peer();
     {
         let mut state = shared.lock();
         let count = state.inbound.entry(peer).or_default();
-        if *count >= shared.config.max_inbound_streams_per_peer {
+        if *count >= shared.config.shared.max_inbound_streams_per_peer {
             tracing::debug!(%peer, "pubsub: too many inbound streams from one peer; dropping one");
             return Ok(());
         }
         *count += 1;
-        state.router.peer_protocol(peer, stream.protocol());
         if shared.host.is_connected(peer) {
-            // Evidence of how the peer uses streams may come before the
-            // connection event does.
+            // What it speaks, and evidence of how it uses streams, may
+            // come before the connection event does. Of a peer already
+            // gone nothing is kept: its disconnect was handled.
+            state.router.peer_protocol(peer, stream.protocol());
             state.writers.add_peer(peer);
         }
     }
     let mut rpcs = 0usize;
     let mut ended = false;
     let outcome = loop {
-        match framing::try_read_length_prefixed(&mut stream, shared.config.max_rpc_len).await {
+        match framing::try_read_length_prefixed(&mut stream, shared.config.shared.max_rpc_len).await {
             Ok(Some(rpc)) => {
                 rpcs += 1;
                 if rpcs == 2 {

@@ -44,16 +44,6 @@ fn flip_signature(payload: &mut NoiseHandshakePayload) {
     }
 }
 
-/// The spec's Secp256k1 public key vector: well-formed, not supported.
-const SECP256K1_PUBLIC: &str = "08021221037777e994e452c21604f91de093ce415f5432f701dd8cd1a7a6fea0e630bfca99";
-
-fn secp256k1_key() -> Vec<u8> {
-    (0..SECP256K1_PUBLIC.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&SECP256K1_PUBLIC[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn honest_handshake_for_reference() {
     assert_eq!(against_tampered_responder(|_| {}).await.unwrap(), Keypair::ed25519_from_secret([2; 32]).peer_id());
@@ -62,8 +52,8 @@ async fn honest_handshake_for_reference() {
 
 #[tokio::test]
 async fn a_tampered_signature_is_refused_by_either_side() {
-    assert!(matches!(against_tampered_responder(flip_signature).await, Err(Error::BadSignature)));
-    assert!(matches!(against_tampered_initiator(flip_signature).await, Err(Error::BadSignature)));
+    assert!(matches!(against_tampered_responder(flip_signature).await, Err(Error::BadSignature { .. })));
+    assert!(matches!(against_tampered_initiator(flip_signature).await, Err(Error::BadSignature { .. })));
 }
 
 #[tokio::test]
@@ -73,29 +63,100 @@ async fn an_identity_that_did_not_sign_this_static_key_is_refused() {
     let victim = Keypair::ed25519_from_secret([9; 32]);
     let replayed = crate::payload::signed_payload(&victim, &[42; 32]);
     let result = against_tampered_responder(|payload| *payload = replayed).await;
-    assert!(matches!(result, Err(Error::BadSignature)), "{result:?}");
+    assert!(matches!(result, Err(Error::BadSignature { .. })), "{result:?}");
 }
 
 #[tokio::test]
 async fn another_identity_key_under_the_signature_is_refused() {
     let other = Keypair::ed25519_from_secret([3; 32]).public().encode_protobuf();
     let result = against_tampered_responder(|payload| payload.identity_key = Some(other)).await;
-    assert!(matches!(result, Err(Error::BadSignature)), "{result:?}");
+    assert!(matches!(result, Err(Error::BadSignature { .. })), "{result:?}");
+}
+
+/// One identity of each of libp2p's four key types (RSA: the spec's
+/// 4,096-bit vector).
+fn identities() -> Vec<Keypair> {
+    let rsa = hex::decode(include_str!("../../../../core/tests/vectors/rsa_private_key.hex").trim()).unwrap();
+    vec![
+        Keypair::ed25519_from_secret([4; 32]),
+        Keypair::secp256k1_from_secret(&[5; 32]).unwrap(),
+        Keypair::generate_ecdsa(),
+        Keypair::from_protobuf_encoding(&rsa).unwrap(),
+    ]
 }
 
 #[tokio::test]
-async fn a_wrong_key_type_is_refused() {
-    let result = against_tampered_responder(|payload| payload.identity_key = Some(secp256k1_key())).await;
-    assert!(
-        matches!(
-            result,
-            Err(Error::IdentityKey(strata_core::Error::UnsupportedKeyType(strata_core::KeyType::Secp256k1)))
-        ),
-        "{result:?}"
-    );
-    let result =
-        against_tampered_initiator(|payload| payload.identity_key = Some(vec![0x08, 0x01, 0x12, 0x01, 0x00])).await;
-    assert!(matches!(result, Err(Error::IdentityKey(_))), "{result:?}");
+async fn identities_of_every_key_type_authenticate_each_other() {
+    for a in identities() {
+        for b in identities() {
+            let (x, y) = tokio::io::duplex(65536);
+            let (a_key, b_key) = (StaticKey::generate(&a).unwrap(), StaticKey::generate(&b).unwrap());
+            let (dialer, listener) = tokio::time::timeout(LIMIT, async {
+                tokio::join!(initiator(x, &a_key, Some(b.peer_id()), None), responder(y, &b_key, None))
+            })
+            .await
+            .unwrap();
+            let what = format!("{:?} dials {:?}", a.key_type(), b.key_type());
+            assert_eq!(dialer.map(|(id, _)| id).expect(&what), b.peer_id(), "{what}");
+            assert_eq!(listener.map(|(id, _)| id).expect(&what), a.peer_id(), "{what}");
+        }
+    }
+}
+
+/// Bad identity keys of each type, as libp2p protobufs: each must cost the
+/// handshake with a reason, never a panic.
+fn bad_identity_keys() -> Vec<(&'static str, Vec<u8>)> {
+    let protobuf = |key_type: u8, data: &[u8]| {
+        let mut out = vec![0x08, key_type, 0x12];
+        let mut len = data.len();
+        while len >= 0x80 {
+            out.push(u8::try_from(len & 0x7f).unwrap() | 0x80);
+            len >>= 7;
+        }
+        out.push(u8::try_from(len).unwrap());
+        out.extend_from_slice(data);
+        out
+    };
+    let [_, secp256k1, ecdsa, rsa] =
+        identities().iter().map(|key| key.public().encode_protobuf()).collect::<Vec<_>>().try_into().unwrap();
+    let mut secp_off_curve = secp256k1[4..].to_vec();
+    secp_off_curve[1] ^= 0xff;
+    let mut ecdsa_off_curve = ecdsa[4..].to_vec();
+    let last = ecdsa_off_curve.len() - 1;
+    ecdsa_off_curve[last] ^= 1;
+    vec![
+        ("unknown key type", vec![0x08, 0x09, 0x12, 0x01, 0x00]),
+        ("ed25519 of 1 byte", vec![0x08, 0x01, 0x12, 0x01, 0x00]),
+        ("secp256k1 point off the curve", protobuf(2, &secp_off_curve)),
+        ("secp256k1 truncated", protobuf(2, &secp256k1[4..20])),
+        ("ecdsa point off the curve", protobuf(3, &ecdsa_off_curve)),
+        ("ecdsa truncated DER", protobuf(3, &ecdsa[4..50])),
+        ("rsa truncated DER", protobuf(0, &rsa[5..300])),
+        ("rsa of 16,384 bits", protobuf(0, &[0x30; 2100])),
+    ]
+}
+
+#[tokio::test]
+async fn a_bad_identity_key_of_each_type_is_refused_with_its_reason() {
+    for (what, key) in bad_identity_keys() {
+        let result = against_tampered_responder(|payload| payload.identity_key = Some(key.clone())).await;
+        assert!(matches!(result, Err(Error::IdentityKey(_))), "{what}: {result:?}");
+        let result = against_tampered_initiator(|payload| payload.identity_key = Some(key)).await;
+        assert!(matches!(result, Err(Error::IdentityKey(_))), "{what}: {result:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_key_of_each_type_under_another_keys_signature_is_refused() {
+    for other in identities() {
+        let claimed = other.public().encode_protobuf();
+        let result = against_tampered_responder(|payload| payload.identity_key = Some(claimed)).await;
+        assert!(
+            matches!(&result, Err(Error::BadSignature { peer }) if *peer == other.peer_id()),
+            "{:?}: {result:?}",
+            other.key_type()
+        );
+    }
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@
 //! 2. it carries the libp2p extension exactly once, and no *critical*
 //!    extension strata does not understand;
 //! 3. its self-signature verifies with its own key;
-//! 4. the extension's identity key (an Ed25519 key: the one type strata
-//!    supports) signed `"libp2p-tls-handshake:" ‖ the certificate's
+//! 4. the extension's identity key (any of libp2p's four key types)
+//!    signed `"libp2p-tls-handshake:" ‖ the certificate's
 //!    SubjectPublicKeyInfo`.
 //!
 //! The peer id comes from that identity key, exactly as with Noise.
@@ -52,9 +52,10 @@ pub enum CertificateError {
     /// The self-signature does not verify.
     #[error("the certificate's self-signature does not verify")]
     SelfSignature,
-    /// The identity key is not one strata supports (Ed25519).
-    #[error("unsupported identity key: {0}")]
-    IdentityKey(String),
+    /// The identity key is malformed (truncated DER, a point off its
+    /// curve, an RSA key out of bounds, …).
+    #[error("invalid identity key: {0}")]
+    IdentityKey(#[source] strata_core::Error),
     /// The identity key did not sign the certificate's key.
     #[error("the identity key's signature over the certificate key does not verify")]
     IdentitySignature,
@@ -157,8 +158,7 @@ fn parse(der: &[u8]) -> Result<(X509Certificate<'_>, SignedKey), CertificateErro
 
 /// The identity key the extension names, and the certificate's key.
 fn identity(certificate: &X509Certificate<'_>, signed: &SignedKey) -> Result<PeerCertificate, CertificateError> {
-    let identity = PublicKey::decode_protobuf(&signed.public_key)
-        .map_err(|error| CertificateError::IdentityKey(error.to_string()))?;
+    let identity = PublicKey::decode_protobuf(&signed.public_key).map_err(CertificateError::IdentityKey)?;
     Ok(PeerCertificate { identity, spki: certificate.public_key().raw.to_vec() })
 }
 

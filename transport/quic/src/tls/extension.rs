@@ -14,7 +14,8 @@
 //! ```
 //!
 //! That is all the ASN.1 this module speaks: two definite-length OCTET
-//! STRINGs in a SEQUENCE. The decoder takes bytes from strangers: it reads
+//! STRINGs in a SEQUENCE, through `strata_core::der` (the reader the
+//! identity keys use too). The decoder takes bytes from strangers: it reads
 //! DER strictly (minimal lengths, nothing after the SEQUENCE), refuses
 //! anything over [`MAX_EXTENSION_LEN`], and never panics. The certificate
 //! around it is parsed by `x509-parser` (`certificate.rs`).
@@ -29,8 +30,7 @@ pub const SIGNING_PREFIX: &[u8] = b"libp2p-tls-handshake:";
 /// bytes) or an RSA-4096 one (~1.1 KiB).
 pub const MAX_EXTENSION_LEN: usize = 8 * 1024;
 
-const SEQUENCE: u8 = 0x30;
-const OCTET_STRING: u8 = 0x04;
+use strata_core::der::{self, OCTET_STRING, SEQUENCE};
 
 /// The extension's content.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,10 +57,10 @@ impl SignedKey {
     /// The DER encoding.
     pub fn encode(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(self.public_key.len() + self.signature.len() + 8);
-        write_tlv(OCTET_STRING, &self.public_key, &mut body);
-        write_tlv(OCTET_STRING, &self.signature, &mut body);
+        der::write(OCTET_STRING, &self.public_key, &mut body);
+        der::write(OCTET_STRING, &self.signature, &mut body);
         let mut out = Vec::with_capacity(body.len() + 4);
-        write_tlv(SEQUENCE, &body, &mut out);
+        der::write(SEQUENCE, &body, &mut out);
         out
     }
 
@@ -82,46 +82,12 @@ impl SignedKey {
     }
 }
 
-/// Appends tag, DER length and value.
-fn write_tlv(tag: u8, value: &[u8], out: &mut Vec<u8>) {
-    out.push(tag);
-    match u8::try_from(value.len()) {
-        Ok(short) if short < 0x80 => out.push(short),
-        _ => {
-            let bytes = value.len().to_be_bytes();
-            let digits = &bytes[bytes.iter().take_while(|byte| **byte == 0).count()..];
-            // At most 8 length bytes: 0x81 to 0x88.
-            out.push(0x80 | u8::try_from(digits.len()).unwrap_or(8));
-            out.extend_from_slice(digits);
-        }
-    }
-    out.extend_from_slice(value);
-}
-
-/// Reads one element with tag `tag`; returns its value and what follows.
+/// Reads one element with strata-core's strict DER reader.
 fn read_tlv(input: &[u8], tag: u8) -> Result<(&[u8], &[u8]), ExtensionError> {
-    let (&found, rest) = input.split_first().ok_or(ExtensionError::Malformed("truncated"))?;
-    if found != tag {
-        return Err(ExtensionError::Malformed("unexpected tag"));
-    }
-    let (&first, mut rest) = rest.split_first().ok_or(ExtensionError::Malformed("truncated length"))?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 2 {
-            // 0: indefinite (BER only); > 2: longer than any extension we take.
-            return Err(ExtensionError::Malformed("unsupported length form"));
-        }
-        let (digits, after) = rest.split_at_checked(count).ok_or(ExtensionError::Malformed("truncated length"))?;
-        rest = after;
-        let len = digits.iter().fold(0usize, |len, digit| (len << 8) | usize::from(*digit));
-        if digits[0] == 0 || len < 0x80 {
-            return Err(ExtensionError::Malformed("non-minimal length"));
-        }
-        len
-    };
-    rest.split_at_checked(len).ok_or(ExtensionError::Malformed("value longer than the input"))
+    der::read(input, tag).map_err(|error| match error {
+        strata_core::Error::Der(why) => ExtensionError::Malformed(why),
+        _ => ExtensionError::Malformed("not DER"),
+    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,10 @@
 //! The handshake's own signature (TLS 1.3 `CertificateVerify`) is checked
 //! with the certificate's key through rustls's ring provider.
 
-use std::{sync::Arc, time::SystemTime};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::SystemTime,
+};
 
 use rustls::{
     DigitallySignedStruct, DistinguishedName, Error, SignatureScheme,
@@ -21,7 +24,7 @@ use rustls::{
     pki_types::{CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime},
     server::danger::{ClientCertVerified, ClientCertVerifier},
 };
-use strata_core::PeerId;
+use strata_core::{PeerId, PeerIdMismatch};
 
 use crate::tls::certificate::{self, CertificateError};
 
@@ -31,11 +34,18 @@ pub(crate) struct Libp2pVerifier {
     provider: Arc<CryptoProvider>,
     /// The dialer's expectation, if it dialed a `/p2p/<id>` address.
     expected: Option<PeerId>,
+    /// Who answered instead, when that refused the handshake: rustls
+    /// hands the dial only a TLS alert, so the dial reads it from here.
+    mismatch: Arc<Mutex<Option<PeerIdMismatch>>>,
 }
 
 impl Libp2pVerifier {
-    pub(crate) fn new(provider: Arc<CryptoProvider>, expected: Option<PeerId>) -> Self {
-        Self { provider, expected }
+    pub(crate) fn new(
+        provider: Arc<CryptoProvider>,
+        expected: Option<PeerId>,
+        mismatch: Arc<Mutex<Option<PeerIdMismatch>>>,
+    ) -> Self {
+        Self { provider, expected, mismatch }
     }
 
     /// The checks every certificate passes: one certificate, libp2p's rules,
@@ -49,6 +59,8 @@ impl Libp2pVerifier {
             && peer.peer_id() != expected
         {
             tracing::debug!(%expected, actual = %peer.peer_id(), "quic: unexpected peer");
+            let mismatch = PeerIdMismatch { expected, actual: peer.peer_id() };
+            *self.mismatch.lock().unwrap_or_else(PoisonError::into_inner) = Some(mismatch);
             return Err(Error::General(format!("libp2p: expected peer {expected}, found {}", peer.peer_id())));
         }
         Ok(())

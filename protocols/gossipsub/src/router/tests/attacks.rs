@@ -15,7 +15,7 @@ use crate::{
 /// A message claiming `author` but signed by someone else.
 fn forged(author: &Keypair, seqno: u64, topic: &str) -> Vec<u8> {
     let forger = Keypair::generate_ed25519();
-    message::publish(SignaturePolicy::StrictSign, author.peer_id(), |m| forger.sign(m), seqno, topic, b"bad").0
+    message::publish(SignaturePolicy::StrictSign, &author.public(), |m| forger.sign(m), seqno, topic, b"bad").0
 }
 
 fn delivered(actions: &[Action]) -> usize {
@@ -35,7 +35,7 @@ fn a_peer_flooding_invalid_messages_is_graylisted_and_pruned() {
             router.receive(attacker, &Rpc::messages(vec![forged(&author, seqno, "t")]).encode(), now);
         assert!(violation.is_none() && delivered(&actions) == 0 && sent(&actions).is_empty(), "dropped, not forwarded");
     }
-    assert!(router.score(attacker, now) < router.thresholds.graylist, "{}", router.score(attacker, now));
+    assert!(router.score(attacker, now) < router.scores.thresholds().graylist, "{}", router.score(attacker, now));
 
     // Graylisted: even a valid message of its is ignored now.
     let valid = signed(&author, 99, "t", b"fine");
@@ -73,8 +73,8 @@ fn messages_the_validator_rejects_count_against_every_sender() {
         let after = router.validated(&id, Verdict::Reject, now);
         assert!(after.is_empty(), "a rejected message is neither forwarded nor delivered");
     }
-    assert!(router.score(all[0], now) < router.thresholds.graylist);
-    assert!(router.score(all[1], now) < router.thresholds.graylist, "the copier too");
+    assert!(router.score(all[0], now) < router.scores.thresholds().graylist);
+    assert!(router.score(all[1], now) < router.scores.thresholds().graylist, "the copier too");
     assert!(router.score(all[2], now) >= 0.0, "the peer that sent nothing is untouched");
 
     // Ignore costs nobody anything; Accept forwards and delivers.
@@ -126,7 +126,10 @@ fn ihave_spam_is_bounded_and_broken_promises_end_the_spammers_gossip() {
     }
     assert_eq!(asked_per_heartbeat[0], 5000, "50,000 ids advertised, max_ihave_length asked");
     assert!(asked_per_heartbeat.iter().all(|asked| *asked <= 5000));
-    assert!(router.score(spammer, beat) < router.thresholds.gossip, "each unanswered IWANT broke a promise (P7)");
+    assert!(
+        router.score(spammer, beat) < router.scores.thresholds().gossip,
+        "each unanswered IWANT broke a promise (P7)"
+    );
     assert_eq!(asked_per_heartbeat.last(), Some(&0), "its gossip is ignored now: {asked_per_heartbeat:?}");
 }
 
@@ -167,7 +170,7 @@ fn a_sybil_set_on_one_ip_is_penalised_and_kept_out_of_the_mesh() {
     let honest: Vec<PeerId> = (1..=4).map(|n| connect(&mut router, &format!("198.51.100.{n}"))).collect();
     let sybils: Vec<PeerId> = (0..10).map(|_| connect(&mut router, "203.0.113.7")).collect();
     for sybil in &sybils {
-        assert!(router.score(*sybil, now) < router.thresholds.graylist, "(10 − 3)² × −10 = −490");
+        assert!(router.score(*sybil, now) < router.scores.thresholds().graylist, "(10 − 3)² × −10 = −490");
     }
     assert!(honest.iter().all(|peer| router.score(*peer, now) == 0.0));
     router.set_local("t", true, now);
