@@ -298,15 +298,18 @@ fn a_relayed_connection_between_two_nats_becomes_direct_by_a_tcp_hole_punch() {
     let mut alice = alice_host
         .spawn(peer(
             &alice_host,
-            &["listen", "--listen", "/ip4/0.0.0.0/tcp/4001", "--relay", &relay_addr, "--timeout", "60"],
+            &["listen", "--listen", "/ip4/0.0.0.0/tcp/4001", "--relay", &relay_addr, "--serve-perf", "--timeout", "60"],
         ))
         .unwrap();
     let alice_id = text(&event(&mut alice, "listening"), "peer_id");
     let circuit = text(&event(&mut alice, "reservation"), "addr");
 
     // Bob dials Alice through the relay, from his listen port; DCUtR then
-    // has both dial each other's router at once.
-    let bob_args = ["dial", &circuit, "--listen", "/ip4/0.0.0.0/tcp/4001", "--ping", "2", "--timeout", "40"];
+    // has both dial each other's router at once. Then he sends her 10 MiB:
+    // the relayed connection would carry 128 KiB at most.
+    let upload = (10u64 << 20).to_string();
+    let bob_args =
+        ["dial", &circuit, "--listen", "/ip4/0.0.0.0/tcp/4001", "--ping", "2", "--upload", &upload, "--timeout", "40"];
     let (events, ok) = finish(bob_host.spawn(peer(&bob_host, &bob_args)).unwrap(), Duration::from_secs(45));
     assert!(ok, "bob's run: {events:#?}");
     let punch =
@@ -321,6 +324,10 @@ fn a_relayed_connection_between_two_nats_becomes_direct_by_a_tcp_hole_punch() {
         .collect();
     assert_eq!(connections, [(Some(true), Some(alice_id.as_str())), (Some(false), Some(alice_id.as_str()))]);
     assert_eq!(events.iter().filter(|e| e["event"] == "ping").count(), 2, "{events:#?}");
+    let sent = events.iter().find(|e| e["event"] == "perf").unwrap_or_else(|| panic!("no upload: {events:#?}"));
+    assert_eq!(sent["upload_bytes"].as_u64(), Some(10 << 20), "{sent}");
+    let served = event(&mut alice, "perf_served");
+    assert_eq!(served["upload_bytes"].as_u64(), Some(10 << 20), "{served}");
 }
 
 #[test]

@@ -97,6 +97,10 @@ struct Cli {
     /// addresses (tests and labs on one machine only).
     #[arg(long, global = true)]
     private_addrs: bool,
+    /// Also serve `/perf/1.0.0` (listen, dial), printing `perf_served` for
+    /// each stream: the other side's `dial --upload` measures against it.
+    #[arg(long, global = true)]
+    serve_perf: bool,
     /// Keep a reservation on this relay, `…/p2p/<relay id>` (listen;
     /// repeatable); prints `reservation`.
     #[arg(long = "relay", global = true)]
@@ -142,6 +146,12 @@ enum Mode {
         /// How many messages to wait for before `done`.
         #[arg(long, default_value_t = 0)]
         expect_messages: u32,
+        /// Bytes to send to the remote over `/perf/1.0.0` after the pings
+        /// (the remote runs with `--serve-perf`); prints `perf`. Through a
+        /// relay, after hole punching: over the direct connection if one
+        /// was made (a relayed one carries 128 KiB at most).
+        #[arg(long, default_value_t = 0)]
+        upload: u64,
     },
     /// Serve `/perf/1.0.0`, printing each stream served.
     PerfServer {
@@ -323,6 +333,9 @@ async fn node(keypair: &Keypair, listen: Option<Multiaddr>, cli: &Cli) -> Result
         None
     };
     let dcutr = punch::start(cli, &host)?;
+    if cli.serve_perf {
+        perf::serve_alongside(&host)?;
+    }
     Ok(Node { host, ping, identify, pubsub, kad, messages, relay_client, dcutr })
 }
 
@@ -488,12 +501,13 @@ struct DialPlan<'a> {
     addr: Multiaddr,
     listen: Option<Multiaddr>,
     pings: u32,
+    upload: u64,
     publish: &'a [String],
     expect: u32,
 }
 
 async fn dial(cli: &Cli, keypair: &Keypair, plan: DialPlan<'_>) -> Result<(), String> {
-    let DialPlan { addr, listen, pings, publish, expect } = plan;
+    let DialPlan { addr, listen, pings, upload, publish, expect } = plan;
     let Node { host, ping, identify, pubsub, kad, mut messages, relay_client, dcutr } =
         node(keypair, listen, cli).await?;
     if !host.listen_addrs().is_empty() {
@@ -526,6 +540,9 @@ async fn dial(cli: &Cli, keypair: &Keypair, plan: DialPlan<'_>) -> Result<(), St
     for _ in 0..pings {
         let rtt = ping.ping(peer).await.map_err(|e| format!("ping failed: {e}"))?;
         ping_event(peer, rtt);
+    }
+    if upload > 0 {
+        perf::upload(&host, peer, upload).await?;
     }
     loop {
         match records.recv().await {
@@ -617,11 +634,12 @@ async fn main() -> std::process::ExitCode {
         Mode::Listen { listen: addr, mdns, mdns_group, mdns_interface } => {
             listen(&cli, &keypair, addr.clone(), mdns_config(*mdns, *mdns_group, *mdns_interface)).await
         }
-        Mode::Dial { addr, listen, ping, publish, expect_messages } => {
+        Mode::Dial { addr, listen, ping, publish, expect_messages, upload } => {
             let plan = DialPlan {
                 addr: addr.clone(),
                 listen: listen.clone(),
                 pings: *ping,
+                upload: *upload,
                 publish,
                 expect: *expect_messages,
             };

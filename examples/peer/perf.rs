@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use strata::{Keypair, Multiaddr, perf};
+use strata::{Host, Keypair, Multiaddr, PeerId, perf};
 
 use crate::{Cli, emit};
 
@@ -33,24 +33,51 @@ pub(crate) async fn server(cli: &Cli, keypair: &Keypair, addr: Multiaddr) -> Res
         .build()
         .await
         .map_err(|e| e.to_string())?;
-    let mut served = perf::serve(&host, perf::ServerConfig::default()).map_err(|e| e.to_string())?;
+    let served = perf::serve(&host, perf::ServerConfig::default()).map_err(|e| e.to_string())?;
     crate::announce(&host);
     let limit = cli.timeout.map_or(Duration::MAX, Duration::from_secs);
-    let _ = tokio::time::timeout(limit, async {
-        while let Some(stream) = served.recv().await {
-            emit(
-                "perf_served",
-                json!({
-                    "peer_id": stream.peer.to_string(),
-                    "upload_bytes": stream.served.upload_bytes,
-                    "download_bytes": stream.served.download_bytes,
-                    "secs": stream.served.elapsed.as_secs_f64(),
-                }),
-            );
-        }
-    })
-    .await;
+    let _ = tokio::time::timeout(limit, print_served(served)).await;
     host.shutdown().await;
+    Ok(())
+}
+
+/// `--serve-perf`: serves `/perf/1.0.0` beside the node's other protocols.
+pub(crate) fn serve_alongside(host: &Host) -> Result<(), String> {
+    let served = perf::serve(host, perf::ServerConfig::default()).map_err(|e| format!("--serve-perf: {e}"))?;
+    tokio::spawn(print_served(served));
+    Ok(())
+}
+
+/// Prints `perf_served` for each stream served, until the host stops.
+async fn print_served(mut served: tokio::sync::mpsc::Receiver<perf::ServedStream>) {
+    while let Some(stream) = served.recv().await {
+        emit(
+            "perf_served",
+            json!({
+                "peer_id": stream.peer.to_string(),
+                "upload_bytes": stream.served.upload_bytes,
+                "download_bytes": stream.served.download_bytes,
+                "secs": stream.served.elapsed.as_secs_f64(),
+            }),
+        );
+    }
+}
+
+/// `dial --upload BYTES`: sends `bytes` to `peer` over `/perf/1.0.0` on one
+/// stream (the host opens it on a direct connection if there is one) and
+/// prints `perf`.
+pub(crate) async fn upload(host: &Host, peer: PeerId, bytes: u64) -> Result<(), String> {
+    let params = perf::Params { upload_bytes: bytes, download_bytes: 0, streams: 1 };
+    let report = perf::run(host, peer, params).await.map_err(|e| format!("upload failed: {e}"))?;
+    emit(
+        "perf",
+        json!({
+            "peer_id": peer.to_string(),
+            "upload_bytes": report.upload_bytes,
+            "secs": report.total.as_secs_f64(),
+            "upload_MBps": report.upload_mbps(),
+        }),
+    );
     Ok(())
 }
 

@@ -56,6 +56,7 @@ impl Host {
     /// observations (`AutoNAT`'s client). The host keeps nothing of it: an
     /// observation is a peer's word, not a confirmed address.
     pub fn report_observed_addr(&self, peer: PeerId, addr: Multiaddr) {
+        tracing::debug!(%peer, %addr, "observed address reported");
         self.inner.emit(Event::AddrObserved { peer, addr });
     }
 

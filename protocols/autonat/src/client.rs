@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! host Event::AddrObserved (identify's observedAddr) ─▶ translate ─▶ Candidates::observed_by(peer, IP group of its connection)
-//! lifecycle ─▶ each connected peer's remote IP (the observer's group)      listen addrs ─▶ Candidates::observe
+//! lifecycle ─▶ each connected peer's remote IP (its group; crate::observers, which also keeps early observations)  listen addrs ─▶ Candidates::observe
 //! driver (wakes on an observation, a finished request, add_candidate, or the next deadline; ends when the last Client goes):
 //!   servers = connected peers whose peer store lists dial-request
 //!   Candidates::next_probe ─▶ task: open dial-request (Candidates::request_sent: its connection) ─▶ DialRequest { addrs, nonce }
@@ -24,14 +24,13 @@
 //! ([`Host::external_addrs`]) and in [`Client::reachability`].
 
 use std::{
-    collections::HashMap,
     io,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
 
 use strata_core::{Multiaddr, PeerId, random};
-use strata_host::{ConnectionEvent, Host, Lifecycle, Stream, WeakHost, is_relayed};
+use strata_host::{Host, Lifecycle, Stream, WeakHost};
 use tokio::{
     io::AsyncWriteExt,
     sync::{Notify, broadcast, oneshot},
@@ -40,8 +39,9 @@ use tokio::{
 use crate::{
     ClientConfig, DIAL_BACK_PROTOCOL, DIAL_REQUEST_PROTOCOL, DialDataResponse, DialRequest, DialResponse, DialStatus,
     Error, MAX_DATA_CHUNK, Message, Reachability, ResponseStatus, Result,
-    candidates::{Candidates, Change, IpGroup, Outcome, Probe, Source, translate},
+    candidates::{Candidates, Change, Outcome, Probe, Source, translate},
     codec,
+    observers::Observers,
 };
 
 /// How long a dial back may take to arrive after the server reported it,
@@ -214,30 +214,6 @@ fn servers(host: &Host) -> Vec<PeerId> {
     servers
 }
 
-/// The IP group each connected peer observes us from: that of its
-/// latest direct connection's remote address (a relayed connection's
-/// observation is a circuit address, never a candidate).
-#[derive(Default)]
-struct Observers {
-    groups: HashMap<PeerId, IpGroup>,
-}
-
-impl Observers {
-    fn update(&mut self, event: &ConnectionEvent) {
-        match event {
-            ConnectionEvent::Established { peer, remote_addr, .. } if !is_relayed(remote_addr) => {
-                if let Some(ip) = remote_addr.ip() {
-                    self.groups.insert(*peer, IpGroup::of(ip));
-                }
-            }
-            ConnectionEvent::Closed { peer, last: true, .. } => {
-                self.groups.remove(peer);
-            }
-            _ => {}
-        }
-    }
-}
-
 async fn drive(
     shared: Arc<Shared>,
     mut observations: broadcast::Receiver<strata_host::Event>,
@@ -275,20 +251,32 @@ async fn drive(
             biased;
             _ = &mut stopped => return,
             event = lifecycle.next() => match event {
-                Some(event) => observers.update(&event),
+                Some(event) => {
+                    let released = observers.update(&event);
+                    let mut state = shared.state();
+                    for (peer, observed, group) in released {
+                        tracing::debug!(%peer, %observed, "autonat: an observation that came before its connection");
+                        for addr in translate(&observed, &listen) {
+                            state.observed_by(&addr, peer, group, Instant::now());
+                        }
+                    }
+                }
                 None => return,
             },
             event = observations.recv() => match event {
                 Ok(strata_host::Event::AddrObserved { peer, addr: observed }) => {
-                    if let Some(group) = observers.groups.get(&peer) {
+                    if let Some(group) = observers.observed(peer, &observed, Instant::now()) {
                         let mut state = shared.state();
                         for addr in translate(&observed, &listen) {
-                            state.observed_by(&addr, peer, *group, Instant::now());
+                            state.observed_by(&addr, peer, group, Instant::now());
                         }
+                    } else {
+                        tracing::debug!(%peer, %observed, "autonat: an observation before its connection: kept aside");
                     }
                 }
+                Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!(n, "autonat: host events lost"),
                 Err(broadcast::error::RecvError::Closed) => return,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Ok(_) => {}
             },
             () = shared.wake.notified() => {}
             () = tokio::time::sleep(sleep) => {}

@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod limiter;
 mod message;
+mod observers;
 mod proto;
 mod server;
 

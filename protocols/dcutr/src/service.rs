@@ -321,10 +321,26 @@ const LOCAL_ADDRS_POLL: Duration = Duration::from_millis(100);
 /// that identify brings over a new connection to the relay may be on its
 /// way), looked for again until [`Config::local_addrs_wait`] passes or the
 /// relayed `connection` closes.
+///
+/// The connection counts as closed only once it was seen open: a
+/// responder's inbound stream can come before [`follow`] has read the
+/// connection's `Established` from the lifecycle. (Taking "not seen yet"
+/// for "closed" made a responder with no address yet give up at once,
+/// `no_local_addresses` after 0 ms, when identify's answer from the relay
+/// was late too: rare, but it failed a CI run of the NAT lab.)
 async fn addrs_to_offer(shared: &Shared, peer: PeerId, connection: ConnectionId) -> Vec<Multiaddr> {
     let mut ours = shared.our_addrs();
     let give_up = Instant::now() + shared.config.local_addrs_wait;
-    while ours.is_empty() && Instant::now() < give_up && shared.relayed_alive(peer, connection) {
+    let mut seen = false;
+    if ours.is_empty() {
+        tracing::debug!(%peer, "no address of our own to offer yet: waiting");
+    }
+    while ours.is_empty() && Instant::now() < give_up {
+        let alive = shared.relayed_alive(peer, connection);
+        if seen && !alive {
+            break;
+        }
+        seen |= alive;
         tokio::time::sleep(LOCAL_ADDRS_POLL.min(give_up.saturating_duration_since(Instant::now()))).await;
         ours = shared.our_addrs();
     }

@@ -288,3 +288,32 @@ async fn failed_dials_are_retried_twice_then_reported() {
     // Still connected through the relay.
     assert_eq!(net.a.connection_count(net.b.peer_id()), 1);
 }
+
+#[tokio::test]
+async fn a_responder_waits_for_an_address_of_its_own_that_comes_late() {
+    let net = net().await;
+    let config = lab().with_dial_timeout(Duration::from_millis(100)).with_max_attempts(1);
+    let a_dcutr = Dcutr::attach_with(&net.a, config, Unreachable).unwrap();
+    // B offers no private address and has no public one until "identify"
+    // tells it, a while after the relayed connection is up.
+    let b_dcutr =
+        Dcutr::attach_with(&net.b, Config::default().with_dial_timeout(Duration::from_millis(100)), Unreachable)
+            .unwrap();
+    let observed: Multiaddr = "/ip4/198.18.0.9/tcp/4001".parse().unwrap();
+    let known = Arc::new(Mutex::new(Vec::new()));
+    let source = Arc::clone(&known);
+    b_dcutr.observed_addrs_from(move || source.lock().unwrap().clone());
+    assert!(b_dcutr.offered_addrs().is_empty());
+    let (mut a_events, mut b_events) = (a_dcutr.events(), b_dcutr.events());
+    relay_connect(&net).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    known.lock().unwrap().push(observed.clone());
+
+    // B waited and offered it: the exchange ran to the dials (which fail
+    // here), instead of ending at once for want of an address.
+    let (_, role, result) = next(&mut b_events).await;
+    assert_eq!(role, Role::Responder);
+    assert_eq!(result.unwrap_err().reason, Reason::DialsFailed);
+    assert_eq!(next(&mut a_events).await.2.unwrap_err().reason, Reason::DialsFailed);
+    assert_eq!(b_dcutr.offered_addrs(), [observed]);
+}

@@ -5,7 +5,7 @@ mod server;
 pub mod stream;
 
 pub use client::{Params, Report, run};
-pub use server::{ServerConfig, serve};
+pub use server::{ServedStream, ServerConfig, serve};
 
 /// The protocol id.
 pub const PROTOCOL: &str = "/perf/1.0.0";
