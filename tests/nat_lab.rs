@@ -581,9 +581,7 @@ fn hole_punch_matrix() {
         }
         if !a.is_cone() && !b.is_cone() {
             // Each NAT picks a new port for each peer: never, and the
-            // event says why (mostly `dials_failed` after 3 attempts; now
-            // and then a side has no address of its own yet, see the
-            // issue's report).
+            // event says why (`dials_failed` after 3 attempts).
             assert!(
                 runs.iter().all(|run| !run.ok && run.reason != "no_event"),
                 "{cell}: a hole punch through two symmetric NATs must fail, and say why: {runs:?}"
