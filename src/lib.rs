@@ -24,6 +24,7 @@ pub use strata_quic as quic;
 pub use strata_record as record;
 pub use strata_relay as relay;
 pub use strata_tcp as tcp;
+pub use strata_websocket as websocket;
 pub use strata_yamux as yamux;
 
 /// A pubsub service whose router is chosen at run time (a CLI flag):
@@ -58,34 +59,59 @@ pub enum Muxers {
 /// Starts building a host with this identity (given once: Noise and QUIC
 /// are made from it when the host is built) over the default layers: TCP
 /// (Noise security, yamux then mplex multiplexing; a node-wide memory
-/// budget of [`DEFAULT_MEMORY_BUDGET`] for muxer buffers) and QUIC
-/// (`/udp/<port>/quic-v1`, TLS 1.3), each with its default configuration,
-/// and a DNS resolver ([`dns::Resolver`], the system's resolver; another
-/// server with [`BuilderExt::dns_server`]).
-/// A dial of a `/tcp` address uses TCP, of a `/quic-v1` address QUIC; a
-/// `/dnsaddr/…` or `/dns4/…` address is resolved first, and what it
-/// stands for is dialed in turn until one connects. Listen on either or
-/// both. For other layers or configurations, use [`Host::builder`] or
-/// [`Builder::new`].
+/// budget of [`DEFAULT_MEMORY_BUDGET`] for muxer buffers), WebSocket over
+/// that TCP (`/tcp/<port>/ws`, `/tcp/<port>/tls/ws` or `/wss`; the same
+/// security, muxers and budget) and QUIC (`/udp/<port>/quic-v1`,
+/// TLS 1.3), each with its default configuration, and a DNS resolver
+/// ([`dns::Resolver`], the system's resolver; another server with
+/// [`BuilderExt::dns_server`]).
+/// A dial of a `/tcp` address uses TCP, of a `/ws` address WebSocket, of
+/// a `/quic-v1` address QUIC; a `/dnsaddr/…` or `/dns4/…` address is
+/// resolved first, and what it stands for is dialed in turn until one
+/// connects (the DNS name of a `/dns…/tls/ws` address stays its TLS
+/// server name, as `/tls/sni/<name>/ws`). Listen on any of them;
+/// listening on `/tls/ws` needs a
+/// certificate ([`builder_with_websocket`]). For other layers or
+/// configurations, use [`Host::builder`] or [`Builder::new`].
 pub fn builder(keypair: &Keypair) -> Builder {
     builder_with(keypair, Muxers::default())
 }
 
-/// [`builder`], offering only the `muxers` chosen over TCP (QUIC has its
-/// own streams).
+/// [`builder`], offering only the `muxers` chosen over TCP and WebSocket
+/// (QUIC has its own streams).
 pub fn builder_with(keypair: &Keypair, muxers: Muxers) -> Builder {
+    builder_with_websocket(keypair, muxers, websocket::Config::default())
+}
+
+/// [`builder_with`], with the WebSocket transport configured: a
+/// certificate to serve `/tls/ws` with
+/// ([`websocket::Config::with_tls_pem`]), roots to verify servers
+/// against, size limits. WebSocket runs over a clone of the host's TCP
+/// transport, so both share port reuse: dials of either leave from the
+/// port TCP or WebSocket listens on.
+pub fn builder_with_websocket(keypair: &Keypair, muxers: Muxers, websocket: websocket::Config) -> Builder {
     let budget = core::MemoryBudget::new(DEFAULT_MEMORY_BUDGET);
-    let mut upgrader = host::Upgrader::new(tcp::TcpTransport::default()).security(noise::Config::new);
+    let tcp = tcp::TcpTransport::default();
+    let over_tcp = upgrader(tcp.clone(), muxers, &budget);
+    let over_websocket = upgrader(websocket::WsTransport::new(tcp, websocket), muxers, &budget);
+    Builder::new(keypair)
+        .upgrader(over_tcp)
+        .upgrader(over_websocket)
+        .source(|identity| quic::QuicTransport::new(identity, quic::Config::default()))
+        .resolver(dns::Resolver::default())
+}
+
+/// `transport` with Noise and the chosen muxers on top, their buffers
+/// drawn from `budget`.
+fn upgrader<T: core::Transport>(transport: T, muxers: Muxers, budget: &core::MemoryBudget) -> host::Upgrader<T> {
+    let mut upgrader = host::Upgrader::new(transport).security(noise::Config::new);
     if muxers != Muxers::Mplex {
         upgrader = upgrader.muxer(yamux::Config::default().with_memory_budget(budget.clone()));
     }
     if muxers != Muxers::Yamux {
-        upgrader = upgrader.muxer(mplex::Config::default().with_memory_budget(budget));
+        upgrader = upgrader.muxer(mplex::Config::default().with_memory_budget(budget.clone()));
     }
-    Builder::new(keypair)
-        .upgrader(upgrader)
-        .source(|identity| quic::QuicTransport::new(identity, quic::Config::default()))
-        .resolver(dns::Resolver::default())
+    upgrader
 }
 
 /// The facade's own settings on a host [`Builder`]
@@ -112,7 +138,8 @@ pub trait BuilderExt {
 
 impl BuilderExt for Builder {
     fn dns_server(self, server: SocketAddr) -> Self {
-        self.resolver(dns::Resolver::new(dns::Config::default().with_nameserver(server)))
+        let resolver = dns::Resolver::new(dns::Config::default().with_nameserver(server));
+        self.resolver(resolver)
     }
 
     fn relay_client(self, config: relay::ClientConfig) -> (Self, relay::Client) {

@@ -60,10 +60,12 @@
 //! (`PortReuse::local_dial_addr`) as a TCP hole punch needs; QUIC dials
 //! leave from the listening socket.
 //!
-//! Run it with 20 punches a cell:
+//! Run it with 20 punches a cell, and through other NATs (alice's, bob's;
+//! the success assertions hold only where both are cones):
 //!
 //! ```text
 //! STRATA_PUNCH_N=20 cargo test -p strata-interop --test nat_lab_dcutr -- --nocapture
+//! STRATA_PUNCH_NAT_A=full-cone STRATA_PUNCH_NAT_B=address-restricted STRATA_PUNCH_N=20 cargo test …
 //! ```
 //!
 //! Builds one lab, torn down when the test ends, also when it fails.
@@ -469,19 +471,32 @@ fn strata_ping_checks(hosts: &Hosts, next_port: &AtomicU16) -> Vec<PingCheck> {
     pinged
 }
 
+/// The NAT kind named by the environment variable `variable`
+/// (`port-restricted` unless set; the names of [`NatKind::name`]).
+fn nat_kind(variable: &str) -> NatKind {
+    let Ok(name) = std::env::var(variable) else { return NatKind::PortRestricted };
+    NatKind::ALL
+        .into_iter()
+        .find(|kind| kind.name() == name)
+        .unwrap_or_else(|| panic!("{variable}={name}: not one of {:?}", NatKind::ALL.map(NatKind::name)))
+}
+
 /// Hole punches between strata and rust-libp2p, and each with itself,
 /// through two port-restricted NATs over TCP and QUIC: a table of success
-/// rates on stderr; every cell with strata succeeds at least once.
+/// rates on stderr; every cell with strata succeeds at least once. By
+/// hand, other cone NATs: `STRATA_PUNCH_NAT_A` (alice's),
+/// `STRATA_PUNCH_NAT_B` (bob's), e.g. `full-cone`, `address-restricted`.
 #[test]
 fn strata_and_rust_libp2p_hole_punch_through_two_port_restricted_nats() {
     let n: u16 = std::env::var("STRATA_PUNCH_N").ok().and_then(|n| n.parse().ok()).unwrap_or(3);
     if let Err(reason) = Lab::available() {
         panic!("the NAT lab cannot run here: {reason}");
     }
+    let (kind_a, kind_b) = (nat_kind("STRATA_PUNCH_NAT_A"), nat_kind("STRATA_PUNCH_NAT_B"));
     let lab = Lab::new().expect("the lab builds");
     let relay = lab.public_host("relay").unwrap();
-    let (home_a, home_b) =
-        (lab.nat("home-a", NatKind::PortRestricted).unwrap(), lab.nat("home-b", NatKind::PortRestricted).unwrap());
+    let (home_a, home_b) = (lab.nat("home-a", kind_a).unwrap(), lab.nat("home-b", kind_b).unwrap());
+    eprintln!("alice behind a {} NAT, bob behind a {} NAT", kind_a.name(), kind_b.name());
     let hosts = Hosts { relay, alice: home_a.host("alice").unwrap(), bob: home_b.host("bob").unwrap() };
 
     let mut cells = Vec::new();
@@ -530,6 +545,9 @@ fn strata_and_rust_libp2p_hole_punch_through_two_port_restricted_nats() {
         );
     }
 
+    if !(kind_a.is_cone() && kind_b.is_cone()) {
+        return; // figures only: through a symmetric NAT, failing is right
+    }
     for (alice, transport, tries) in &pinged {
         assert!(
             tries.iter().any(Result::is_ok),

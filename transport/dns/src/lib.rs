@@ -5,6 +5,7 @@ mod dnsaddr;
 mod error;
 mod lookup;
 mod resolver;
+mod server_name;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -131,6 +131,7 @@ impl Resolver {
                         Ok(ips) if ips.is_empty() => walk.fail(Error::NoAddresses { addr: current.clone() }),
                         Ok(ips) => {
                             tracing::debug!(%current, ?ips, "dns: resolved");
+                            let rest = crate::server_name::keep_server_name(&host, rest);
                             for ip in ips {
                                 walk.add(rest.iter().cloned().fold(Multiaddr::from_ip(ip), Multiaddr::with));
                             }
