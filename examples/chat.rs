@@ -38,16 +38,16 @@ use std::path::PathBuf;
 use clap::Parser;
 use strata::{
     BuilderExt as _, Keypair, Multiaddr, PeerId, PubSub, autonat, dcutr, floodsub, gossipsub, identify, kad, mdns,
-    ping, pubsub::Message, relay,
+    multiaddr, ping, pubsub::Message, relay,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Parser)]
 #[command(about = "A gossipsub chat over strata. Run it twice and talk.")]
 struct Cli {
-    /// Address to listen on (repeatable; default: TCP and QUIC on every
-    /// interface).
-    #[arg(long = "listen", default_values = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"])]
+    /// Address to listen on (repeatable; default: TCP, QUIC and WebSocket
+    /// on every interface).
+    #[arg(long = "listen", default_values = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1", "/ip4/0.0.0.0/tcp/0/ws"])]
     listen: Vec<Multiaddr>,
     /// A peer to join (repeatable).
     #[arg(long = "dial")]
@@ -166,17 +166,27 @@ fn mdns_config(cli: &Cli) -> Option<mdns::Config> {
     (!cli.no_mdns).then_some(config)
 }
 
-/// The address to show for joining from this machine: loopback, TCP
-/// first (every libp2p implementation speaks it).
+/// The address to show for joining from this machine: loopback, plain
+/// TCP first (every libp2p implementation speaks it).
 fn join_addr(addrs: &[Multiaddr]) -> Option<Multiaddr> {
     let local = |a: &&Multiaddr| a.to_string().starts_with("/ip4/127.");
     addrs
         .iter()
         .filter(local)
-        .find(|a| a.to_string().contains("/tcp/"))
+        .find(|a| a.to_string().contains("/tcp/") && !is_websocket(a))
         .or_else(|| addrs.iter().find(local))
         .or(addrs.first())
         .cloned()
+}
+
+/// The address a web page on this machine dials (js-libp2p's WebSocket
+/// transport): the loopback `/ws` one.
+fn browser_addr(addrs: &[Multiaddr]) -> Option<&Multiaddr> {
+    addrs.iter().find(|a| a.to_string().starts_with("/ip4/127.") && is_websocket(a))
+}
+
+fn is_websocket(addr: &Multiaddr) -> bool {
+    addr.iter().any(|c| matches!(c, multiaddr::Component::Ws | multiaddr::Component::Wss))
 }
 
 /// The identity in `--key` (made with `--key-type` when new), or a fresh one.
@@ -280,6 +290,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         let mdns = if cli.no_mdns { "" } else { " (chats on this LAN join by themselves)" };
         println!("To join from another terminal{mdns}:");
         println!("  cargo run --example chat -- --dial {join}");
+    }
+    if let Some(page) = browser_addr(&addrs) {
+        println!("A web page (js-libp2p, WebSocket transport) joins by dialing:");
+        println!("  {page}");
     }
     // Kept to the end of the chat: reachability runs while they live.
     let _reach = if cli.bootstrap.is_empty() { None } else { Some(reach_out(&host, &relay_client)?) };
