@@ -24,6 +24,7 @@ pub use strata_quic as quic;
 pub use strata_record as record;
 pub use strata_relay as relay;
 pub use strata_tcp as tcp;
+pub use strata_webrtc as webrtc;
 pub use strata_websocket as websocket;
 pub use strata_yamux as yamux;
 
@@ -61,12 +62,16 @@ pub enum Muxers {
 /// (Noise security, yamux then mplex multiplexing; a node-wide memory
 /// budget of [`DEFAULT_MEMORY_BUDGET`] for muxer buffers), WebSocket over
 /// that TCP (`/tcp/<port>/ws`, `/tcp/<port>/tls/ws` or `/wss`; the same
-/// security, muxers and budget) and QUIC (`/udp/<port>/quic-v1`,
-/// TLS 1.3), each with its default configuration, and a DNS resolver
+/// security, muxers and budget), QUIC (`/udp/<port>/quic-v1`,
+/// TLS 1.3) and WebRTC-direct (`/udp/<port>/webrtc-direct`, what a browser
+/// dials without a CA certificate: a new DTLS certificate per run, whose
+/// hash is in the listen address), each with its default configuration,
+/// and a DNS resolver
 /// ([`dns::Resolver`], the system's resolver; another server with
 /// [`BuilderExt::dns_server`]).
 /// A dial of a `/tcp` address uses TCP, of a `/ws` address WebSocket, of
-/// a `/quic-v1` address QUIC; a `/dnsaddr/…` or `/dns4/…` address is
+/// a `/quic-v1` address QUIC, of a `/webrtc-direct/certhash/…` address
+/// WebRTC-direct; a `/dnsaddr/…` or `/dns4/…` address is
 /// resolved first, and what it stands for is dialed in turn until one
 /// connects (the DNS name of a `/dns…/tls/ws` address stays its TLS
 /// server name, as `/tls/sni/<name>/ws`). Listen on any of them;
@@ -98,6 +103,7 @@ pub fn builder_with_websocket(keypair: &Keypair, muxers: Muxers, websocket: webs
         .upgrader(over_tcp)
         .upgrader(over_websocket)
         .source(|identity| quic::QuicTransport::new(identity, quic::Config::default()))
+        .source(|identity| webrtc::WebRtcTransport::new(identity, webrtc::Config::default()))
         .resolver(dns::Resolver::default())
 }
 
