@@ -45,9 +45,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 #[derive(Parser)]
 #[command(about = "A gossipsub chat over strata. Run it twice and talk.")]
 struct Cli {
-    /// Address to listen on (repeatable; default: TCP, QUIC and WebSocket
-    /// on every interface).
-    #[arg(long = "listen", default_values = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1", "/ip4/0.0.0.0/tcp/0/ws"])]
+    /// Address to listen on (repeatable; default: TCP, QUIC, WebSocket and
+    /// WebRTC-direct on every interface).
+    #[arg(long = "listen", default_values = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1", "/ip4/0.0.0.0/tcp/0/ws", "/ip4/0.0.0.0/udp/0/webrtc-direct"])]
     listen: Vec<Multiaddr>,
     /// A peer to join (repeatable).
     #[arg(long = "dial")]
@@ -58,7 +58,9 @@ struct Cli {
     /// Your name (default: the end of your peer id).
     #[arg(long)]
     nick: Option<String>,
-    /// Keep your identity in this file: created on first use, read after.
+    /// Keep your identity in this file: created on first use, read after
+    /// (and the WebRTC-direct certificate in `FILE.webrtc.pem`, so that the
+    /// address a web page dials stays the same).
     #[arg(long)]
     key: Option<PathBuf>,
     /// The type of a new identity: ed25519, secp256k1 or ecdsa.
@@ -166,6 +168,30 @@ fn mdns_config(cli: &Cli) -> Option<mdns::Config> {
     (!cli.no_mdns).then_some(config)
 }
 
+/// Who you are, where this chat listens, and how others join it.
+fn welcome(cli: &Cli, host: &strata::Host, nick: &str) {
+    let addrs: Vec<Multiaddr> =
+        host.listen_addrs().into_iter().filter_map(|a| a.with_p2p(host.peer_id()).ok()).collect();
+    let router = if cli.floodsub { "floodsub" } else { "gossipsub" };
+    println!("strata chat: you are {nick} ({}), in room \"{}\" ({router}).", host.peer_id(), cli.topic);
+    println!("Listening on:");
+    for addr in &addrs {
+        println!("  {addr}");
+    }
+    if let Some(join) = join_addr(&addrs) {
+        let mdns = if cli.no_mdns { "" } else { " (chats on this LAN join by themselves)" };
+        println!("To join from another terminal{mdns}:");
+        println!("  cargo run --example chat -- --dial {join}");
+    }
+    let pages: Vec<&Multiaddr> = browser_addrs(&addrs).collect();
+    if !pages.is_empty() {
+        println!("A web page (js-libp2p) joins by dialing one of:");
+        for page in pages {
+            println!("  {page}");
+        }
+    }
+}
+
 /// The address to show for joining from this machine: loopback, plain
 /// TCP first (every libp2p implementation speaks it).
 fn join_addr(addrs: &[Multiaddr]) -> Option<Multiaddr> {
@@ -179,10 +205,13 @@ fn join_addr(addrs: &[Multiaddr]) -> Option<Multiaddr> {
         .cloned()
 }
 
-/// The address a web page on this machine dials (js-libp2p's WebSocket
-/// transport): the loopback `/ws` one.
-fn browser_addr(addrs: &[Multiaddr]) -> Option<&Multiaddr> {
-    addrs.iter().find(|a| a.to_string().starts_with("/ip4/127.") && is_websocket(a))
+/// The addresses a web page on this machine dials: the loopback `/ws`
+/// (js-libp2p's WebSocket transport) and `/webrtc-direct` ones (its
+/// WebRTC transport: no certificate authority needed, the certificate's
+/// hash is in the address).
+fn browser_addrs(addrs: &[Multiaddr]) -> impl Iterator<Item = &Multiaddr> {
+    let webrtc_direct = |a: &Multiaddr| a.iter().any(|c| matches!(c, multiaddr::Component::WebrtcDirect));
+    addrs.iter().filter(move |a| a.to_string().starts_with("/ip4/127.") && (is_websocket(a) || webrtc_direct(a)))
 }
 
 fn is_websocket(addr: &Multiaddr) -> bool {
@@ -260,7 +289,15 @@ fn reach_out(
 
 async fn run(cli: Cli) -> Result<(), String> {
     let keypair = identity(&cli)?;
-    let builder = cli.listen.iter().fold(strata::builder(&keypair), |builder, addr| builder.listen(addr.clone()));
+    let mut layers = strata::Layers::default();
+    if let Some(key) = &cli.key {
+        // Beside the identity: the WebRTC-direct certificate, so that the
+        // address a web page dials stays the same across restarts.
+        let certificate = strata::kept_webrtc_certificate(key).map_err(|e| e.to_string())?;
+        layers = layers.with_webrtc_certificate(certificate);
+    }
+    let start = strata::builder_with_layers(&keypair, layers);
+    let builder = cli.listen.iter().fold(start, |builder, addr| builder.listen(addr.clone()));
     let (builder, relay_client) = builder.relay_client(relay::ClientConfig::default());
     let host = builder.build().await.map_err(|e| e.to_string())?;
     relay_client.attach(&host).map_err(|e| e.to_string())?;
@@ -277,24 +314,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let mut presence = pubsub.events();
     let nick = cli.nick.clone().unwrap_or_else(|| short(host.peer_id()));
 
-    let addrs: Vec<Multiaddr> =
-        host.listen_addrs().into_iter().filter_map(|a| a.with_p2p(host.peer_id()).ok()).collect();
-    let join = join_addr(&addrs);
-    let router = if cli.floodsub { "floodsub" } else { "gossipsub" };
-    println!("strata chat: you are {nick} ({}), in room \"{}\" ({router}).", host.peer_id(), cli.topic);
-    println!("Listening on:");
-    for addr in &addrs {
-        println!("  {addr}");
-    }
-    if let Some(join) = join {
-        let mdns = if cli.no_mdns { "" } else { " (chats on this LAN join by themselves)" };
-        println!("To join from another terminal{mdns}:");
-        println!("  cargo run --example chat -- --dial {join}");
-    }
-    if let Some(page) = browser_addr(&addrs) {
-        println!("A web page (js-libp2p, WebSocket transport) joins by dialing:");
-        println!("  {page}");
-    }
+    welcome(&cli, &host, &nick);
     // Kept to the end of the chat: reachability runs while they live.
     let _reach = if cli.bootstrap.is_empty() { None } else { Some(reach_out(&host, &relay_client)?) };
     if !cli.bootstrap.is_empty() {

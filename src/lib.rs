@@ -64,8 +64,9 @@ pub enum Muxers {
 /// that TCP (`/tcp/<port>/ws`, `/tcp/<port>/tls/ws` or `/wss`; the same
 /// security, muxers and budget), QUIC (`/udp/<port>/quic-v1`,
 /// TLS 1.3) and WebRTC-direct (`/udp/<port>/webrtc-direct`, what a browser
-/// dials without a CA certificate: a new DTLS certificate per run, whose
-/// hash is in the listen address), each with its default configuration,
+/// dials without a CA certificate: a new DTLS certificate per run unless
+/// one is kept, [`Layers::with_webrtc_certificate`]; its hash is in the
+/// listen address), each with its default configuration,
 /// and a DNS resolver
 /// ([`dns::Resolver`], the system's resolver; another server with
 /// [`BuilderExt::dns_server`]).
@@ -76,25 +77,78 @@ pub enum Muxers {
 /// connects (the DNS name of a `/dns…/tls/ws` address stays its TLS
 /// server name, as `/tls/sni/<name>/ws`). Listen on any of them;
 /// listening on `/tls/ws` needs a
-/// certificate ([`builder_with_websocket`]). For other layers or
+/// certificate ([`builder_with_layers`], [`Layers::with_websocket`]). For other layers or
 /// configurations, use [`Host::builder`] or [`Builder::new`].
 pub fn builder(keypair: &Keypair) -> Builder {
     builder_with(keypair, Muxers::default())
 }
 
 /// [`builder`], offering only the `muxers` chosen over TCP and WebSocket
-/// (QUIC has its own streams).
+/// (QUIC and WebRTC-direct have their own streams).
 pub fn builder_with(keypair: &Keypair, muxers: Muxers) -> Builder {
-    builder_with_websocket(keypair, muxers, websocket::Config::default())
+    builder_with_layers(keypair, Layers::default().with_muxers(muxers))
 }
 
-/// [`builder_with`], with the WebSocket transport configured: a
-/// certificate to serve `/tls/ws` with
-/// ([`websocket::Config::with_tls_pem`]), roots to verify servers
-/// against, size limits. WebSocket runs over a clone of the host's TCP
-/// transport, so both share port reuse: dials of either leave from the
-/// port TCP or WebSocket listens on.
-pub fn builder_with_websocket(keypair: &Keypair, muxers: Muxers, websocket: websocket::Config) -> Builder {
+/// How [`builder_with_layers`] sets up the default layers. `Default` is
+/// what [`builder`] uses.
+#[derive(Clone, Debug, Default)]
+pub struct Layers {
+    muxers: Muxers,
+    websocket: websocket::Config,
+    webrtc: webrtc::Config,
+    webrtc_certificate: Option<webrtc::Certificate>,
+}
+
+impl Layers {
+    /// The muxers offered over TCP and WebSocket.
+    #[must_use]
+    pub fn with_muxers(mut self, muxers: Muxers) -> Self {
+        self.muxers = muxers;
+        self
+    }
+
+    /// The WebSocket transport's configuration: a certificate to serve
+    /// `/tls/ws` with ([`websocket::Config::with_tls_pem`]), roots to
+    /// verify servers against, size limits.
+    #[must_use]
+    pub fn with_websocket(mut self, config: websocket::Config) -> Self {
+        self.websocket = config;
+        self
+    }
+
+    /// WebRTC-direct's limits and timeouts.
+    #[must_use]
+    pub fn with_webrtc(mut self, config: webrtc::Config) -> Self {
+        self.webrtc = config;
+        self
+    }
+
+    /// WebRTC-direct's DTLS certificate: one the node keeps
+    /// ([`webrtc::Certificate::load_or_generate`]), so that its
+    /// `/webrtc-direct/certhash/…` addresses stay the same across
+    /// restarts. Without it each run makes a new one.
+    #[must_use]
+    pub fn with_webrtc_certificate(mut self, certificate: webrtc::Certificate) -> Self {
+        self.webrtc_certificate = Some(certificate);
+        self
+    }
+}
+
+/// The WebRTC-direct certificate a node keeps beside its identity file
+/// `key_file`: `<key_file>.webrtc.pem`, made on first use
+/// ([`webrtc::Certificate::load_or_generate`]). What the examples do with
+/// `--key`, for [`Layers::with_webrtc_certificate`].
+pub fn kept_webrtc_certificate(key_file: &std::path::Path) -> Result<webrtc::Certificate, webrtc::Error> {
+    let mut path = key_file.as_os_str().to_owned();
+    path.push(".webrtc.pem");
+    webrtc::Certificate::load_or_generate(std::path::PathBuf::from(path))
+}
+
+/// [`builder`] with the default layers configured by `layers`. WebSocket
+/// runs over a clone of the host's TCP transport, so both share port
+/// reuse: dials of either leave from the port TCP or WebSocket listens on.
+pub fn builder_with_layers(keypair: &Keypair, layers: Layers) -> Builder {
+    let Layers { muxers, websocket, webrtc, webrtc_certificate } = layers;
     let budget = core::MemoryBudget::new(DEFAULT_MEMORY_BUDGET);
     let tcp = tcp::TcpTransport::default();
     let over_tcp = upgrader(tcp.clone(), muxers, &budget);
@@ -103,7 +157,10 @@ pub fn builder_with_websocket(keypair: &Keypair, muxers: Muxers, websocket: webs
         .upgrader(over_tcp)
         .upgrader(over_websocket)
         .source(|identity| quic::QuicTransport::new(identity, quic::Config::default()))
-        .source(|identity| webrtc::WebRtcTransport::new(identity, webrtc::Config::default()))
+        .source(move |identity| match webrtc_certificate {
+            Some(certificate) => webrtc::WebRtcTransport::with_certificate(identity, certificate, webrtc),
+            None => webrtc::WebRtcTransport::new(identity, webrtc),
+        })
         .resolver(dns::Resolver::default())
 }
 

@@ -60,6 +60,10 @@ struct Cli {
     /// exist.
     #[arg(long = "key", global = true, conflicts_with = "seed")]
     key: Option<std::path::PathBuf>,
+    /// With `--key FILE`: the WebRTC-direct certificate kept in
+    /// `FILE.webrtc.pem`, so that `/certhash` addresses survive restarts.
+    #[arg(skip)]
+    webrtc_certificate: Option<strata::webrtc::Certificate>,
     /// pubsub signing policy.
     #[arg(long, global = true, value_enum, default_value_t = Sign::Strict)]
     sign: Sign,
@@ -282,7 +286,11 @@ struct Node {
 
 /// The host builder every mode starts from: `--muxer` and `--dns`.
 fn host_builder(cli: &Cli, keypair: &Keypair) -> strata::Builder {
-    let builder = strata::builder_with(keypair, cli.muxer.choice());
+    let mut layers = strata::Layers::default().with_muxers(cli.muxer.choice());
+    if let Some(certificate) = &cli.webrtc_certificate {
+        layers = layers.with_webrtc_certificate(certificate.clone());
+    }
+    let builder = strata::builder_with_layers(keypair, layers);
     match cli.dns {
         Some(server) => builder.dns_server(server),
         None => builder,
@@ -620,9 +628,16 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
-    let cli = Cli::parse();
-    let keypair = match identity(&cli) {
-        Ok(keypair) => keypair,
+    let mut cli = Cli::parse();
+    let identities = identity(&cli).and_then(|keypair| {
+        let certificate = cli.key.as_deref().map(strata::kept_webrtc_certificate).transpose();
+        Ok((keypair, certificate.map_err(|e| format!("the WebRTC-direct certificate: {e}"))?))
+    });
+    let keypair = match identities {
+        Ok((keypair, certificate)) => {
+            cli.webrtc_certificate = certificate;
+            keypair
+        }
         Err(reason) => {
             emit("error", json!({ "reason": reason }));
             return std::process::ExitCode::FAILURE;

@@ -15,7 +15,8 @@
 //!
 //! One certificate per transport: [`Certificate::generate`] makes one
 //! (ECDSA P-256, what browsers use), [`Certificate::from_der`] takes one a
-//! node kept, so its addresses survive a restart.
+//! node kept, so its addresses survive a restart, and
+//! [`Certificate::load_or_generate`] keeps one in a PEM file.
 
 use sha2::{Digest, Sha256};
 
@@ -64,6 +65,42 @@ impl Certificate {
             return Err(Error::Certificate("empty certificate".into()));
         }
         Ok(Self { der, key_der })
+    }
+
+    /// The certificate kept in the file at `path` (PEM: a `CERTIFICATE`
+    /// and a `PRIVATE KEY` block), or a new one written there (readable by
+    /// its owner only) when there is no such file: a node that keeps the
+    /// file keeps its `/certhash` addresses across restarts.
+    pub fn load_or_generate(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        use std::io::Write as _;
+        let path = path.as_ref();
+        let invalid = |reason: String| Error::Certificate(format!("{}: {reason}", path.display()));
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let blocks = pem::parse_many(&bytes).map_err(|error| invalid(error.to_string()))?;
+                let block = |tag: &str| blocks.iter().find(|b| b.tag() == tag).map(|b| b.contents().to_vec());
+                let (Some(der), Some(key_der)) = (block("CERTIFICATE"), block("PRIVATE KEY")) else {
+                    return Err(invalid("no CERTIFICATE and PRIVATE KEY blocks".into()));
+                };
+                Self::from_der(der, key_der).map_err(|error| invalid(error.to_string()))
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let made = Self::generate()?;
+                let text = pem::encode_many(&[
+                    pem::Pem::new("CERTIFICATE", made.der.clone()),
+                    pem::Pem::new("PRIVATE KEY", made.key_der.clone()),
+                ]);
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path)?;
+                file.write_all(text.as_bytes())?;
+                file.sync_all()?;
+                Ok(made)
+            }
+            Err(error) => Err(Error::Io(error)),
+        }
     }
 
     /// The certificate, DER-encoded.

@@ -255,3 +255,30 @@ async fn a_kept_certificate_keeps_the_certhash() {
     assert_eq!(fresh.fingerprint().unwrap(), fresh.fingerprint().unwrap());
     assert_ne!(fresh.fingerprint().unwrap(), first.fingerprint().unwrap());
 }
+
+/// A kept certificate file keeps the listen address (its certhash) across
+/// restarts; a file that is not a certificate is refused with its path.
+#[tokio::test]
+async fn a_kept_certificate_keeps_the_address() {
+    let dir = std::env::temp_dir().join(format!("strata-webrtc-cert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("node.webrtc.pem");
+    let _ = std::fs::remove_file(&path);
+    let identity = Keypair::generate_ed25519();
+    let mut addrs = Vec::new();
+    for _ in 0..2 {
+        let certificate = strata_webrtc::Certificate::load_or_generate(&path).unwrap();
+        let transport = WebRtcTransport::with_certificate(&identity, certificate, Config::default());
+        let listener = transport.listen(&LISTEN.parse().unwrap()).await.unwrap();
+        let addr = listener.local_addrs().remove(0);
+        // The certhash is the address's last part; the port differs per run.
+        addrs.push(addr.to_string().rsplit_once("/certhash/").unwrap().1.to_owned());
+    }
+    assert_eq!(addrs[0], addrs[1]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("BEGIN CERTIFICATE") && text.contains("BEGIN PRIVATE KEY"), "{text}");
+    std::fs::write(&path, "not a certificate").unwrap();
+    let error = strata_webrtc::Certificate::load_or_generate(&path).unwrap_err().to_string();
+    assert!(error.contains("node.webrtc.pem"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
