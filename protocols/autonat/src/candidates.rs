@@ -36,74 +36,24 @@
 //! yet).
 //!
 //! Observed addresses cost a peer nothing to send, so one counts only once
-//! `min_observers` peers saw it, each from another IP group ([`IpGroup`]).
+//! `min_observers` peers saw it, each from another IP group
+//! (`observers::IpGroup`).
 
-use std::{
-    collections::HashMap,
-    net::IpAddr,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, time::Instant};
 
-use strata_core::{
-    Multiaddr, PeerId,
-    multiaddr::{Component, Scope},
-};
+use strata_core::{Multiaddr, PeerId, multiaddr::Scope};
 use strata_host::{ConnectionId, is_relayed};
 
-use crate::{ClientConfig, DialStatus, Reachability};
+use self::candidate::Candidate;
+pub(crate) use self::candidate::{Source, Status};
+#[cfg(test)]
+use crate::observers::translate;
+use crate::{
+    ClientConfig, DialStatus, Reachability,
+    observers::{IpGroup, MAX_OBSERVERS, Sighting},
+};
 
-/// Where a candidate came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Source {
-    /// A peer's observation, translated to our listen port.
-    Observed,
-    /// One of our listen addresses.
-    Listen,
-    /// The application's ([`crate::Client::add_candidate`]).
-    Manual,
-}
-
-/// The verdict on one address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Status {
-    /// Not (or no longer) known.
-    Unknown,
-    /// Confirmed reachable.
-    Reachable,
-    /// Confirmed unreachable.
-    Unreachable,
-}
-
-#[derive(Debug)]
-struct Candidate {
-    addr: Multiaddr,
-    source: Source,
-    last_seen: Instant,
-    status: Status,
-    successes: Vec<PeerId>,
-    failures: Vec<PeerId>,
-    last_tested: Option<Instant>,
-    confirmed_at: Option<Instant>,
-    in_flight: bool,
-}
-
-impl Candidate {
-    fn due(&self, now: Instant, retest: Duration) -> bool {
-        !self.in_flight
-            && match self.status {
-                Status::Unknown => true,
-                Status::Reachable | Status::Unreachable => {
-                    self.last_tested.is_none_or(|at| now.saturating_duration_since(at) >= retest)
-                }
-            }
-    }
-
-    /// Whether `server` may count for this address: one that has counted
-    /// already adds nothing, unless the address is being retested.
-    fn may_ask(&self, server: PeerId) -> bool {
-        self.status != Status::Unknown || !(self.successes.contains(&server) || self.failures.contains(&server))
-    }
-}
+mod candidate;
 
 /// A request to make: ask `server` to dial one of `addrs` with `nonce`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,52 +106,6 @@ pub(crate) struct Tested {
     pub dial_status: DialStatus,
     /// Whether our nonce came back on a dial back.
     pub verified: bool,
-}
-
-/// Which observers count as one: an IPv4 address, or an IPv6 /56
-/// (go-libp2p's observer groups; a host gets a /56 or a /64, so a /56 is
-/// one site). IPv4-mapped IPv6 addresses count as IPv4.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum IpGroup {
-    /// One IPv4 address.
-    V4([u8; 4]),
-    /// The first 56 bits of an IPv6 address.
-    V6([u8; 7]),
-}
-
-impl IpGroup {
-    /// The group of `ip`.
-    pub(crate) fn of(ip: IpAddr) -> Self {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => Self::V4(v4.octets()),
-            IpAddr::V6(v6) => {
-                let mut prefix = [0; 7];
-                prefix.copy_from_slice(&v6.octets()[..7]);
-                Self::V6(prefix)
-            }
-        }
-    }
-}
-
-/// The most observers remembered per address seen by too few yet.
-const MAX_OBSERVERS: usize = 8;
-
-/// An address observed by too few peers to be a candidate yet.
-#[derive(Debug)]
-struct Sighting {
-    addr: Multiaddr,
-    /// One entry per peer, with the group it observed from.
-    observers: Vec<(PeerId, IpGroup)>,
-    last_seen: Instant,
-}
-
-impl Sighting {
-    fn groups(&self) -> usize {
-        let mut groups: Vec<IpGroup> = self.observers.iter().map(|(_, group)| *group).collect();
-        groups.sort_unstable();
-        groups.dedup();
-        groups.len()
-    }
 }
 
 /// A request in flight. `C` names connections (the host's
@@ -543,48 +447,6 @@ fn remember(servers: &mut Vec<PeerId>, server: PeerId, cap: usize) {
     servers.push(server);
     let excess = servers.len().saturating_sub(cap);
     servers.drain(..excess);
-}
-
-/// The addresses an observed address stands for: for each listen address
-/// of the same shape (`/ip4|ip6/…/tcp/…`, `/ip4|ip6/…/udp/…/quic-v1`, the
-/// same IP family), the observed IP with the listen address's port and
-/// the rest. A NAT shows our outbound connections' ephemeral port; what
-/// peers could dial is the port we listen on. A loopback listener stands
-/// for no address seen from elsewhere.
-pub(crate) fn translate(observed: &Multiaddr, listen_addrs: &[Multiaddr]) -> Vec<Multiaddr> {
-    let observed = observed.without_peer_id();
-    let Some(ip) = observed.iter().next() else { return Vec::new() };
-    let family = |c: &Component<'_>| match c {
-        Component::Ip4(_) => Some(4),
-        Component::Ip6(_) => Some(6),
-        _ => None,
-    };
-    let Some(observed_family) = family(&ip) else { return Vec::new() };
-    let shape = |addr: &Multiaddr| addr.iter().skip(1).map(|c| c.code()).collect::<Vec<_>>();
-    let observed_shape = shape(&observed);
-    if !matches!(observed.iter().nth(1), Some(Component::Tcp(_) | Component::Udp(_))) {
-        return Vec::new();
-    }
-    let mut out: Vec<Multiaddr> = Vec::new();
-    for listen in listen_addrs {
-        let listen = listen.without_peer_id();
-        let Some(listen_ip) = listen.iter().next() else { continue };
-        let same_family = family(&listen_ip) == Some(observed_family);
-        if !same_family || shape(&listen) != observed_shape {
-            continue;
-        }
-        if listen.scope() == Scope::Loopback && observed.scope() != Scope::Loopback {
-            continue;
-        }
-        let mut translated = Multiaddr::from(ip.clone());
-        for component in listen.iter().skip(1) {
-            translated.push(component);
-        }
-        if !out.contains(&translated) {
-            out.push(translated);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

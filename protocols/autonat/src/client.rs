@@ -39,9 +39,9 @@ use tokio::{
 use crate::{
     ClientConfig, DIAL_BACK_PROTOCOL, DIAL_REQUEST_PROTOCOL, DialDataResponse, DialRequest, DialResponse, DialStatus,
     Error, MAX_DATA_CHUNK, Message, Reachability, ResponseStatus, Result,
-    candidates::{Candidates, Change, Outcome, Probe, Source, translate},
+    candidates::{Candidates, Change, Outcome, Probe, Source},
     codec,
-    observers::Observers,
+    observers::{Observers, translate},
 };
 
 /// How long a dial back may take to arrive after the server reported it,

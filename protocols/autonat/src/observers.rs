@@ -1,8 +1,9 @@
 //! Who observes us from where: the IP group of each peer's direct
 //! connection, so that an observation counts once per group
 //! (`libp2p-autonat-v2.md`, "Implementation Suggestions": candidates
-//! seen by several peers), and the observations that came before their
-//! observer's connection was known.
+//! seen by several peers), the observations that came before their
+//! observer's connection was known, and what an observed address stands
+//! for ([`translate`]: the observed IP with our listen ports).
 //!
 //! ```text
 //! lifecycle Established (direct) ─▶ groups[peer] = IpGroup(remote IP) ─▶ early observations of peer: released
@@ -19,13 +20,15 @@
 
 use std::{
     collections::{HashMap, VecDeque},
+    net::IpAddr,
     time::{Duration, Instant},
 };
 
-use strata_core::{Multiaddr, PeerId};
+use strata_core::{
+    Multiaddr, PeerId,
+    multiaddr::{Component, Scope},
+};
 use strata_host::{ConnectionEvent, is_relayed};
-
-use crate::candidates::IpGroup;
 
 /// How long an observation waits for its observer's connection.
 const EARLY_TTL: Duration = Duration::from_secs(10);
@@ -82,6 +85,95 @@ impl Observers {
             self.early.push_back((peer, addr.clone(), now));
         }
         None
+    }
+}
+
+/// Which observers count as one: an IPv4 address, or an IPv6 /56
+/// (go-libp2p's observer groups; a host gets a /56 or a /64, so a /56 is
+/// one site). IPv4-mapped IPv6 addresses count as IPv4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum IpGroup {
+    /// One IPv4 address.
+    V4([u8; 4]),
+    /// The first 56 bits of an IPv6 address.
+    V6([u8; 7]),
+}
+
+impl IpGroup {
+    /// The group of `ip`.
+    pub(crate) fn of(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Self::V4(v4.octets()),
+            IpAddr::V6(v6) => {
+                let mut prefix = [0; 7];
+                prefix.copy_from_slice(&v6.octets()[..7]);
+                Self::V6(prefix)
+            }
+        }
+    }
+}
+
+/// The addresses an observed address stands for: for each listen address
+/// of the same shape (`/ip4|ip6/…/tcp/…`, `/ip4|ip6/…/udp/…/quic-v1`, the
+/// same IP family), the observed IP with the listen address's port and
+/// the rest. A NAT shows our outbound connections' ephemeral port; what
+/// peers could dial is the port we listen on. A loopback listener stands
+/// for no address seen from elsewhere.
+pub(crate) fn translate(observed: &Multiaddr, listen_addrs: &[Multiaddr]) -> Vec<Multiaddr> {
+    let observed = observed.without_peer_id();
+    let Some(ip) = observed.iter().next() else { return Vec::new() };
+    let family = |c: &Component<'_>| match c {
+        Component::Ip4(_) => Some(4),
+        Component::Ip6(_) => Some(6),
+        _ => None,
+    };
+    let Some(observed_family) = family(&ip) else { return Vec::new() };
+    let shape = |addr: &Multiaddr| addr.iter().skip(1).map(|c| c.code()).collect::<Vec<_>>();
+    let observed_shape = shape(&observed);
+    if !matches!(observed.iter().nth(1), Some(Component::Tcp(_) | Component::Udp(_))) {
+        return Vec::new();
+    }
+    let mut out: Vec<Multiaddr> = Vec::new();
+    for listen in listen_addrs {
+        let listen = listen.without_peer_id();
+        let Some(listen_ip) = listen.iter().next() else { continue };
+        let same_family = family(&listen_ip) == Some(observed_family);
+        if !same_family || shape(&listen) != observed_shape {
+            continue;
+        }
+        if listen.scope() == Scope::Loopback && observed.scope() != Scope::Loopback {
+            continue;
+        }
+        let mut translated = Multiaddr::from(ip.clone());
+        for component in listen.iter().skip(1) {
+            translated.push(component);
+        }
+        if !out.contains(&translated) {
+            out.push(translated);
+        }
+    }
+    out
+}
+
+/// The most observers remembered per address seen by too few yet.
+pub(crate) const MAX_OBSERVERS: usize = 8;
+
+/// An address observed by too few peers to be a candidate yet.
+#[derive(Debug)]
+pub(crate) struct Sighting {
+    pub(crate) addr: Multiaddr,
+    /// One entry per peer, with the group it observed from.
+    pub(crate) observers: Vec<(PeerId, IpGroup)>,
+    pub(crate) last_seen: Instant,
+}
+
+impl Sighting {
+    /// How many distinct IP groups observed it.
+    pub(crate) fn groups(&self) -> usize {
+        let mut groups: Vec<IpGroup> = self.observers.iter().map(|(_, group)| *group).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups.len()
     }
 }
 

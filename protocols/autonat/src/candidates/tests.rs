@@ -1,5 +1,9 @@
 #![allow(clippy::unwrap_used)]
 
+use std::time::Duration;
+
+use strata_core::multiaddr::Component;
+
 use super::*;
 
 fn addr(text: &str) -> Multiaddr {
