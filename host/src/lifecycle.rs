@@ -102,8 +102,21 @@ impl Lifecycle {
 }
 
 /// Delivers `event` to every queue in `hooks`, waiting for room in each.
+///
+/// Every queue with room gets it first, without yielding: an awaited
+/// send may yield (tokio's cooperative budget) even with room, and a
+/// protocol told first could then act on the connection (identify asks,
+/// the answer comes back and is reported) before the others hear of it.
+/// Only full queues are waited for, after.
 pub(crate) async fn deliver(hooks: Vec<mpsc::Sender<ConnectionEvent>>, event: &ConnectionEvent) {
+    let mut full = Vec::new();
     for hook in hooks {
+        match hook.try_send(event.clone()) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {} // closed: the Lifecycle was dropped
+            Err(mpsc::error::TrySendError::Full(_)) => full.push(hook),
+        }
+    }
+    for hook in full {
         // An error means the Lifecycle was dropped: nothing to tell.
         let _ = hook.send(event.clone()).await;
     }
